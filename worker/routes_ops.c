@@ -1,0 +1,186 @@
+/*
+ * routes_ops.c -- health, readiness, metrics and pool figures.
+ *
+ * /healthz says the process runs; /readyz makes one real database round
+ * trip on the configured engine.  The admin-only routes read the shared
+ * request metrics (metrics.c) and ask the broker for its pool figures.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+
+#include "../src/config.h"
+#include "../src/coro.h"
+#include "../src/db.h"
+#include "../src/log.h"
+#include "../src/metrics.h"
+#include "../src/proto.h"
+#include "../src/broker_link.h"
+#include "router.h"
+#include "routes.h"
+#include "worker.h"
+
+void
+ops_healthz(struct req *r)
+{
+	http_reply_json(r, 200, json_pack("{s:s}", "status", "ok"));
+}
+
+void
+ops_readyz(struct req *r)
+{
+	static struct db_stmt *ping;
+	struct db_result *row = NULL;
+
+	if (ping == NULL)
+		ping = db_prepare("SELECT 1");
+	if (db_get(ping, NULL, 0, &row) != 1) {
+		log_warn("readiness check failed: %s", db_last_error()->message);
+		http_error(r, 503, NULL, "database unavailable");
+		return;
+	}
+	db_result_free(row);
+	http_reply_json(r, 200, json_pack("{s:s,s:s}", "status", "ready",
+	    "engine", db_engine_name()));
+}
+
+/* The broker's pool figures as a JSON object, or NULL if unreachable. */
+static json_t *
+pool_stats(void)
+{
+	struct proto_buf b;
+	struct broker_reply rep;
+	struct proto_reader rd;
+	uint32_t id = broker_link_next_id();
+	size_t start;
+	json_t *out;
+	uint16_t n;
+	int rc;
+
+	proto_buf_init(&b);
+	start = proto_begin(&b, PT_STATS, id);
+	proto_end(&b, start);
+	rc = broker_link_call(&b, id, &rep);
+	proto_buf_free(&b);
+	if (rc < 0)
+		return NULL;
+	if (rep.frame.type != PT_STATS_REPLY) {
+		broker_reply_free(&rep);
+		return NULL;
+	}
+	out = json_object();
+	proto_reader_init(&rd, &rep.frame);
+	n = proto_get_u16(&rd);
+	for (uint16_t i = 0; i < n && !rd.err; i++) {
+		const char *name = proto_get_str(&rd, NULL);
+		int64_t v = proto_get_i64(&rd);
+
+		if (!rd.err)
+			json_object_set_new(out, name, json_integer(v));
+	}
+	if (proto_reader_done(&rd) < 0) {
+		json_decref(out);
+		out = NULL;
+	}
+	broker_reply_free(&rep);
+	return out;
+}
+
+void
+ops_metrics(struct req *r)
+{
+	struct evbuffer *buf = evbuffer_new();
+	const char *const *names;
+	json_t *pool;
+	int n, live, pooled;
+	uint64_t created;
+	unsigned char *text;
+
+	names = router_metric_names(&n);
+	metrics_render(buf, names, n);
+	coro_stats(&live, &pooled, &created);
+	evbuffer_add_printf(buf,
+	    "# HELP coffer_coroutines Request coroutines alive in this worker.\n"
+	    "# TYPE coffer_coroutines gauge\n"
+	    "coffer_coroutines %d\n", live);
+	pool = pool_stats();
+	if (pool) {
+		const char *key;
+		json_t *v;
+
+		json_object_foreach(pool, key, v) {
+			const char *type = strstr(key, "_total") ? "counter" : "gauge";
+
+			evbuffer_add_printf(buf, "# TYPE coffer_pool_%s %s\ncoffer_pool_%s %lld\n",
+			    key, type, key, (long long)json_integer_value(v));
+		}
+		json_decref(pool);
+	}
+	evbuffer_add_printf(buf,
+	    "# HELP coffer_broker_up Whether this worker's link to the broker is up.\n"
+	    "# TYPE coffer_broker_up gauge\n"
+	    "coffer_broker_up %d\n", broker_link_up());
+	n = (int)evbuffer_get_length(buf);
+	text = evbuffer_pullup(buf, -1);
+	http_reply_raw(r, 200, "text/plain; version=0.0.4; charset=utf-8", text, (size_t)n);
+	evbuffer_free(buf);
+}
+
+void
+ops_version(struct req *r)
+{
+	http_reply_json(r, 200, json_pack("{s:s,s:s,s:s}", "version", PACKAGE_VERSION,
+	    "build", __DATE__ " " __TIME__, "engine", db_engine_name()));
+}
+
+void
+ops_pool(struct req *r)
+{
+	json_t *pool = pool_stats();
+
+	if (pool == NULL) {
+		http_error(r, 503, NULL, "the broker is not reachable");
+		return;
+	}
+	http_reply_json(r, 200, json_pack("{s:s,s:o}", "engine", db_engine_name(),
+	    "pool", pool));
+}
+
+static void
+wake(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	coro_resume(arg);
+}
+
+/*
+ * POST /internal/dev/sleep?ms=N (development only): answer after N ms
+ * without blocking the loop.  The tests use it as a slow in-flight request.
+ */
+void
+ops_dev_sleep(struct req *r)
+{
+	const char *ms = http_query(r, "ms");
+	long v = ms ? strtol(ms, NULL, 10) : 0;
+	struct timeval tv;
+	struct event *ev;
+
+	if (worker_config()->environment != ENV_DEVELOPMENT) {
+		http_error(r, 403, NULL, "only in the development environment");
+		return;
+	}
+	if (v < 0 || v > 60000) {
+		http_error(r, 422, "invalid", "ms must be 0-60000");
+		return;
+	}
+	tv.tv_sec = v / 1000;
+	tv.tv_usec = (v % 1000) * 1000;
+	ev = evtimer_new(worker_base(), wake, coro_current());
+	evtimer_add(ev, &tv);
+	coro_yield();
+	event_free(ev);
+	http_reply_json(r, 200, json_pack("{s:i}", "slept_ms", (int)v));
+}
