@@ -80,7 +80,7 @@ TAILQ_HEAD(job_list, job);
 struct client {
 	struct broker *b;
 	struct bufferevent *bev;
-	uint64_t serial;		/* never reused: names the owner of a lease */
+	uint64_t serial;		/* never reused: owner of a lease */
 	pid_t pid;			/* from HELLO */
 	int hello;
 	int closing;			/* detached; freed once output drains */
@@ -113,20 +113,21 @@ struct broker {
 	int nworkers;			/* clients past HELLO */
 	uint64_t client_serial;
 	int stopping;			/* SIGTERM seen */
-	int exiting;			/* drained; waiting for outputs to flush */
+	int exiting;			/* drained; flushing the outputs */
 };
 
-struct job *job_new(struct client *c, enum job_kind kind, uint32_t reqid);
-void job_free(struct job *j);
+struct job *broker_job_new(struct client *c, enum job_kind kind,
+			   uint32_t reqid);
+void broker_job_free(struct job *j);
 
 /* Queue a finished frame (e.g. built in b->out) for c; c NULL or closing:
  * dropped.  Never writes synchronously, never frees c. */
-void client_send(struct client *c, const struct proto_buf *frame);
-void client_send_error(struct client *c, uint32_t reqid, enum proto_err kind,
+void broker_send(struct client *c, const struct proto_buf *frame);
+void broker_send_error(struct client *c, uint32_t reqid, enum proto_err kind,
 		       const char *sqlstate, const char *msg);
 /* The same for the worker waiting on j, if any. */
-void job_reply_error(struct job *j, enum proto_err kind, const char *sqlstate,
-		     const char *msg);
+void broker_reply_error(struct job *j, enum proto_err kind,
+			const char *sqlstate, const char *msg);
 
 /* Called whenever a lease ends or a connection finishes work: during a
  * shutdown, exits the loop once nothing is left to wait for. */

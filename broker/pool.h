@@ -31,9 +31,9 @@
 #include <sys/queue.h>
 
 #include "broker.h"
+#include "stmtcache.h"
 
 struct event;
-struct stmtcache;
 
 /* Prepared statements kept per server connection (a knob for tests). */
 extern unsigned pool_stmtcache_cap;
@@ -69,8 +69,8 @@ struct pconn {
 	enum pconn_step step;
 	PGresult *res;			/* result of the current step */
 	struct stmtcache *sc;
-	char prep_name[24];		/* being prepared (ST_PREPARE) */
-	char *dealloc;			/* "DEALLOCATE a; DEALLOCATE b" pending */
+	char prep_name[STMT_NAME_MAX];	/* being prepared (ST_PREPARE) */
+	char *dealloc;			/* "DEALLOCATE a; DEALLOCATE b" */
 	TAILQ_ENTRY(pconn) link;	/* pool->conns */
 	TAILQ_ENTRY(pconn) ilink;	/* pool->idle */
 };
@@ -87,7 +87,7 @@ struct pool {
 	struct event *retry_ev;		/* back-off timer */
 	int retry_pending;
 	struct event *wait_ev;		/* pool_timeout of the queue head */
-	char last_error[256];		/* last connect failure, "" after success */
+	char last_error[256];		/* last connect failure, or "" */
 };
 
 struct pool_gauges {

@@ -58,8 +58,16 @@ struct db_value {
 #define DB_BOOL(v)	((struct db_value){ .type = DBV_BOOL, .i = (v) ? 1 : 0 })
 #define DB_REAL(v)	((struct db_value){ .type = DBV_REAL, .d = (v) })
 /* A NULL pointer binds SQL NULL. */
-#define DB_TEXT(v)	((struct db_value){ .type = (v) ? DBV_TEXT : DBV_NULL, .s = (v), .len = SIZE_MAX })
+#define DB_TEXT(v)	db_text_value(v)
 #define DB_TEXTN(v, n)	((struct db_value){ .type = DBV_TEXT, .s = (v), .len = (n) })
+
+static inline struct db_value
+db_text_value(const char *s)
+{
+	struct db_value v = { .type = s ? DBV_TEXT : DBV_NULL, .s = s, .len = SIZE_MAX };
+
+	return v;
+}
 
 enum db_error_kind {
 	DBE_NONE = 0,

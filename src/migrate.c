@@ -38,6 +38,7 @@
 
 #include "log.h"
 #include "migrate.h"
+#include "util.h"
 
 /* RETURNING, which the store uses on both engines, came in SQLite 3.35. */
 #define SQLITE_MIN_VERSION	3035000
@@ -45,6 +46,8 @@
 #define PG_MIN_VERSION		100000
 /* How long SQLite waits for another process's write lock. */
 #define SQLITE_BUSY_MS		30000
+/* Pause between attempts where SQLite will not wait by itself. */
+#define SQLITE_RETRY_MS		10
 /* Room for one engine message plus its context. */
 #define MSG_MAX			512
 
@@ -350,18 +353,32 @@ fail:
 	return -1;
 }
 
-/* WAL lets the workers read while one of them writes.  Where it cannot
- * be had (":memory:", some network file systems) coffer still works,
- * only with readers and the writer taking turns. */
+/*
+ * WAL lets the workers read while one of them writes.  Where it cannot be
+ * had (":memory:", some network file systems) coffer still works, only
+ * with readers and the writer taking turns.
+ *
+ * The first switch of a new file to WAL needs an exclusive lock, and when
+ * two processes start on a fresh file at once SQLite answers BUSY to one
+ * of them without consulting the busy handler (waiting could deadlock, as
+ * its documentation explains).  So that case is retried here, briefly,
+ * until the same deadline the busy handler would use.
+ */
 static int
 sq_wal(sqlite3 *db, const char *path, char *err, size_t errlen)
 {
 	char mode[16], msg[MSG_MAX];
+	uint64_t deadline = now_msec() + SQLITE_BUSY_MS;
 
-	if (sq_text(db, "PRAGMA journal_mode = WAL", mode, sizeof(mode), msg,
-	    sizeof(msg)) < 0) {
-		seterr(err, errlen, "SQLite database %s: %s", path, msg);
-		return -1;
+	while (sq_text(db, "PRAGMA journal_mode = WAL", mode, sizeof(mode),
+	    msg, sizeof(msg)) < 0) {
+		if ((sqlite3_errcode(db) & 0xff) != SQLITE_BUSY ||
+		    now_msec() >= deadline) {
+			seterr(err, errlen, "SQLite database %s: setting WAL "
+			    "mode: %s", path, msg);
+			return -1;
+		}
+		sqlite3_sleep(SQLITE_RETRY_MS);
 	}
 	if (strcmp(mode, "wal") != 0)
 		log_warn("schema: SQLite database %s stays in journal mode "
@@ -403,10 +420,18 @@ migrate_sqlite_list(const char *path, const struct migration *list,
 	sqlite3_busy_timeout(db, SQLITE_BUSY_MS);
 	if (sq_wal(db, path, err, errlen) < 0)
 		goto out;
-	if (sq_exec(db, "PRAGMA foreign_keys = OFF", msg, sizeof(msg)) < 0 ||
-	    sq_exec(db, sq_create_table, msg, sizeof(msg)) < 0 ||
-	    sq_version(db, &cur, msg, sizeof(msg)) < 0) {
+	if (sq_exec(db, "PRAGMA foreign_keys = OFF", msg, sizeof(msg)) < 0) {
 		seterr(err, errlen, "SQLite database %s: %s", path, msg);
+		goto out;
+	}
+	if (sq_exec(db, sq_create_table, msg, sizeof(msg)) < 0) {
+		seterr(err, errlen, "SQLite database %s: creating "
+		    "schema_migrations: %s", path, msg);
+		goto out;
+	}
+	if (sq_version(db, &cur, msg, sizeof(msg)) < 0) {
+		seterr(err, errlen, "SQLite database %s: reading the schema "
+		    "version: %s", path, msg);
 		goto out;
 	}
 	snprintf(what, sizeof(what), "SQLite database %s", path);

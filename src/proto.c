@@ -209,7 +209,7 @@ proto_put_cell(struct proto_buf *b, const char *v, int32_t n)
 	if (n < 0) {
 		size_t len = strlen(v);
 
-		n = len > PROTO_MAX_FRAME ? (int32_t)PROTO_MAX_FRAME : (int32_t)len;
+		n = (int32_t)(len > PROTO_MAX_FRAME ? PROTO_MAX_FRAME : len);
 	}
 	p = buf_extend(b, 4 + (size_t)n + 1);
 	put_le(p, (uint32_t)n, 4);

@@ -30,6 +30,17 @@ static int test_count, test_failed_total, test_cur_failed;
 	fflush(stdout);							\
 } while (0)
 
+/* Run one test function under a label of its own (e.g. per engine). */
+#define RUN_AS(name, label) do {					\
+	test_cur_failed = 0;						\
+	name();								\
+	test_count++;							\
+	if (test_cur_failed) test_failed_total++;			\
+	printf("%sok %d - %s\n", test_cur_failed ? "not " : "",	\
+	    test_count, (label));					\
+	fflush(stdout);							\
+} while (0)
+
 #define CHECK(cond) do {						\
 	if (!(cond)) {							\
 		printf("# %s:%d: CHECK(%s) failed\n", __FILE__,		\

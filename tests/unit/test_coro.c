@@ -297,19 +297,22 @@ TEST(deep_recursion)
 /* --- callee-saved registers survive on both sides --- */
 
 /* Values kept live across a switch: at -O2 the compiler holds them in
- * callee-saved registers (rbx, r12-r15; x19-x28, d8-d15), which is
- * exactly what the switch must preserve.  The volatile seed forces the
- * check to compare against a fresh read instead of a folded constant. */
+ * callee-saved registers (rbx, rbp, r12-r15; x19-x28, d8-d15), which is
+ * exactly what the switch must preserve.  The empty asm makes each value
+ * opaque, so the compiler cannot keep the seed instead and recompute the
+ * value after the call; both contexts then hold different values in the
+ * same registers. */
 static volatile long seed_l = 7;
 static volatile double seed_d = 1.25;
 
-#define REGS_CHECK(k) (a == seed_l * (3 + k) && b == seed_l * (5 + k) &&	\
-	c == seed_l * (7 + k) && d == seed_l * (11 + k) &&		\
-	e == seed_l * (13 + k) && p == seed_d * (3 + k) &&		\
-	q == seed_d * (5 + k) && r == seed_d * (7 + k) &&		\
-	s == seed_d * (11 + k) && t == seed_d * (13 + k) &&		\
-	u == seed_d * (17 + k) && v == seed_d * (19 + k) &&		\
-	w == seed_d * (23 + k))
+#if defined(__x86_64__)
+#define OPAQUE_D(x) __asm__ volatile ("" : "+x"(x))
+#elif defined(__aarch64__)
+#define OPAQUE_D(x) __asm__ volatile ("" : "+w"(x))
+#else
+#define OPAQUE_D(x) __asm__ volatile ("" : "+m"(x))
+#endif
+#define OPAQUE_L(x) __asm__ volatile ("" : "+r"(x))
 
 #define REGS_SET(k)							\
 	long a = seed_l * (3 + k), b = seed_l * (5 + k);		\
@@ -318,7 +321,18 @@ static volatile double seed_d = 1.25;
 	double p = seed_d * (3 + k), q = seed_d * (5 + k);		\
 	double r = seed_d * (7 + k), s = seed_d * (11 + k);		\
 	double t = seed_d * (13 + k), u = seed_d * (17 + k);		\
-	double v = seed_d * (19 + k), w = seed_d * (23 + k)
+	double v = seed_d * (19 + k), w = seed_d * (23 + k);		\
+	OPAQUE_L(a); OPAQUE_L(b); OPAQUE_L(c); OPAQUE_L(d); OPAQUE_L(e);	\
+	OPAQUE_D(p); OPAQUE_D(q); OPAQUE_D(r); OPAQUE_D(s);		\
+	OPAQUE_D(t); OPAQUE_D(u); OPAQUE_D(v); OPAQUE_D(w)
+
+#define REGS_CHECK(k) (a == seed_l * (3 + k) && b == seed_l * (5 + k) &&	\
+	c == seed_l * (7 + k) && d == seed_l * (11 + k) &&		\
+	e == seed_l * (13 + k) && p == seed_d * (3 + k) &&		\
+	q == seed_d * (5 + k) && r == seed_d * (7 + k) &&		\
+	s == seed_d * (11 + k) && t == seed_d * (13 + k) &&		\
+	u == seed_d * (17 + k) && v == seed_d * (19 + k) &&		\
+	w == seed_d * (23 + k))
 
 static void
 regs_fn(void *arg)

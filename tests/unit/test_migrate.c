@@ -14,15 +14,12 @@
  * catalog snapshot, one owner per group, character names unique ignoring
  * case), and SQLite plans the vault query with index searches only.
  */
-#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <libpq-fe.h>
@@ -170,7 +167,7 @@ sq_columns(sqlite3 *db)
 {
 	sqlite3_stmt *st;
 	size_t len = 0, cap = 1;
-	char *s = malloc(cap);
+	char *s = xmalloc(cap);
 
 	*s = '\0';
 	if (sqlite3_prepare_v2(db, "SELECT m.name || '.' || p.name "
@@ -183,7 +180,7 @@ sq_columns(sqlite3 *db)
 		size_t n = strlen(c);
 
 		cap = len + n + 2;
-		s = realloc(s, cap);
+		s = xrealloc(s, cap);
 		memcpy(s + len, c, n);
 		len += n;
 		s[len++] = '\n';
@@ -326,6 +323,51 @@ TEST(sqlite_newer_schema_refused)
 	CHECK(strstr(err, "999") != NULL);
 	CHECK(strstr(err, "newer") != NULL);
 	CHECK(strstr(err, t.path) != NULL);
+	tmp_remove(&t);
+}
+
+/* Two processes start on one fresh file at once: the write lock, taken
+ * before each migration re-reads the version, lets only one apply it. */
+TEST(sqlite_concurrent)
+{
+	struct tmp t;
+	char err[512];
+	pid_t pid[2];
+	int i, status;
+	sqlite3 *db;
+
+	if (tmp_make(&t) < 0) {
+		CHECK(!"mkdtemp");
+		return;
+	}
+	fflush(stdout);
+	for (i = 0; i < 2; i++) {
+		pid[i] = fork();
+		if (pid[i] == 0) {
+			int v = 0;
+
+			if (migrate_sqlite(t.path, &v, err, sizeof(err)) < 0) {
+				printf("# child: %s\n", err);
+				fflush(stdout);
+				_exit(1);
+			}
+			_exit(v == 1 ? 0 : 2);
+		}
+		CHECK(pid[i] > 0);
+	}
+	for (i = 0; i < 2; i++) {
+		if (pid[i] <= 0)
+			continue;
+		CHECK(waitpid(pid[i], &status, 0) == pid[i]);
+		CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	}
+	if ((db = sq_open(t.path)) != NULL) {
+		CHECK_EQ_INT(sq_int(db, "SELECT COUNT(*) FROM "
+		    "schema_migrations"), 1);
+		CHECK_EQ_INT(sq_int(db, "SELECT COUNT(*) FROM feature_flags"),
+		    5);
+		sqlite3_close(db);
+	}
 	tmp_remove(&t);
 }
 
@@ -608,7 +650,7 @@ pg_dsn_for(const char *dbname)
 		PQfreemem(perr);
 		return NULL;
 	}
-	s = malloc(cap);
+	s = xmalloc(cap);
 	s[0] = '\0';
 	for (o = opts; o->keyword != NULL; o++) {
 		const char *v = strcmp(o->keyword, "dbname") == 0 ? dbname :
@@ -618,7 +660,7 @@ pg_dsn_for(const char *dbname)
 		if (v == NULL)
 			continue;
 		cap = len + strlen(o->keyword) + 2 * strlen(v) + 8;
-		s = realloc(s, cap);
+		s = xrealloc(s, cap);
 		len += (size_t)sprintf(s + len, "%s='", o->keyword);
 		for (p = v; *p != '\0'; p++) {
 			if (*p == '\'' || *p == '\\')
@@ -938,6 +980,7 @@ main(void)
 	RUN(sqlite_fresh);
 	RUN(sqlite_twice_is_noop);
 	RUN(sqlite_newer_schema_refused);
+	RUN(sqlite_concurrent);
 	RUN(sqlite_fk_cascade);
 	RUN(sqlite_constraints);
 	RUN(sqlite_vault_uses_indexes);
