@@ -74,7 +74,8 @@ void *coro_get_data(const struct coro *c);
 /*
  * Debug guard: while the running coroutine's count is > 0, coro_yield()
  * logs and aborts (a SQLite transaction must never yield).  Counted per
- * coroutine; a no-op in the main context, which cannot yield anyway.
+ * coroutine; a no-op in the main context, which cannot yield anyway.  A
+ * count driven below zero is an unbalanced caller: logged, abort().
  */
 void coro_forbid_yield(int delta);
 

@@ -20,6 +20,25 @@
 
 static int inflight;
 static void (*idle_cb)(void);
+static const struct route **flat;	/* every route, in table order */
+static int n_routes;
+
+void
+router_init(void)
+{
+	int n = 0, i = 0;
+
+	for (const struct route *const *t = route_tables; *t; t++)
+		for (const struct route *rt = *t; rt->pattern; rt++)
+			n++;
+	if (n + 1 > METRICS_MAX_ROUTES)
+		log_fatal("%d routes but only %d metrics slots", n, METRICS_MAX_ROUTES);
+	flat = xcalloc((size_t)n, sizeof(*flat));
+	for (const struct route *const *t = route_tables; *t; t++)
+		for (const struct route *rt = *t; rt->pattern; rt++)
+			flat[i++] = rt;
+	n_routes = n;
+}
 
 int
 router_inflight(void)
@@ -46,16 +65,16 @@ router_metric_names(int *n)
 			size_t len;
 			char *s;
 
-			switch (routes[i].method) {
+			switch (flat[i]->method) {
 			case EVHTTP_REQ_POST: m = "POST"; break;
 			case EVHTTP_REQ_PUT: m = "PUT"; break;
 			case EVHTTP_REQ_PATCH: m = "PATCH"; break;
 			case EVHTTP_REQ_DELETE: m = "DELETE"; break;
 			default: m = "GET"; break;
 			}
-			len = strlen(m) + strlen(routes[i].pattern) + 2;
+			len = strlen(m) + strlen(flat[i]->pattern) + 2;
 			s = xmalloc(len);
-			snprintf(s, len, "%s %s", m, routes[i].pattern);
+			snprintf(s, len, "%s %s", m, flat[i]->pattern);
 			names[i + 1] = s;
 		}
 	}
@@ -226,7 +245,7 @@ router_dispatch(struct evhttp_request *ev, void *arg)
 		return;
 	}
 	for (int i = 0; i < n_routes; i++) {
-		const struct route *rt = &routes[i];
+		const struct route *rt = flat[i];
 
 		if (!(rt->listeners & kind) || !match(rt->pattern, r->path, raw, &nparam))
 			continue;

@@ -1,9 +1,11 @@
 /*
- * router.h -- the route table and request dispatch.
+ * router.h -- the route tables and request dispatch.
  *
  * A route is a method, a path pattern with {name} captures, the listeners
- * it answers on and a handler.  The table (routes.c) is the map of the HTTP
- * API; its order is also the index of each route's metrics.  A path that
+ * it answers on and a handler.  Each area of the API keeps its table beside
+ * its handlers (routes_ops.c has routes_ops[], ...); routes.c lists the
+ * tables, and that list is the map of the HTTP API.  A route's position in
+ * it is also its metrics slot.  A path that
  * matches on another method answers 405 with Allow; a path that matches
  * nothing (or only on the other listener) answers 404.
  *
@@ -25,8 +27,12 @@ struct route {
 	route_fn handler;
 };
 
-extern const struct route routes[];
-extern const int n_routes;
+/* Every area's table, each ending with an entry whose pattern is NULL;
+ * the list ends with NULL (routes.c). */
+extern const struct route *const route_tables[];
+
+/* Flatten the tables; once per worker, before serving. */
+void router_init(void);
 
 /* Labels for metrics: index 0 is "unmatched", then "GET /healthz"... */
 const char *const *router_metric_names(int *n);

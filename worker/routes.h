@@ -1,17 +1,15 @@
 /*
- * routes.h -- every handler, grouped by the file that holds it.
+ * routes.h -- every area's route table.
  */
 #ifndef COFFER_ROUTES_H
 #define COFFER_ROUTES_H
 
-#include "../src/http.h"
+#include "router.h"
 
-/* routes_ops.c */
-void ops_healthz(struct req *r);
-void ops_readyz(struct req *r);
-void ops_metrics(struct req *r);
-void ops_version(struct req *r);
-void ops_pool(struct req *r);
-void ops_dev_sleep(struct req *r);
+#define MAIN	LISTENER_MAIN
+#define ADMIN	LISTENER_ADMIN
+#define BOTH	(LISTENER_MAIN | LISTENER_ADMIN)
+
+extern const struct route routes_ops[];		/* routes_ops.c */
 
 #endif

@@ -22,13 +22,13 @@
 #include "routes.h"
 #include "worker.h"
 
-void
+static void
 ops_healthz(struct req *r)
 {
 	http_reply_json(r, 200, json_pack("{s:s}", "status", "ok"));
 }
 
-void
+static void
 ops_readyz(struct req *r)
 {
 	static struct db_stmt *ping;
@@ -88,7 +88,7 @@ pool_stats(void)
 	return out;
 }
 
-void
+static void
 ops_metrics(struct req *r)
 {
 	struct evbuffer *buf = evbuffer_new();
@@ -128,14 +128,14 @@ ops_metrics(struct req *r)
 	evbuffer_free(buf);
 }
 
-void
+static void
 ops_version(struct req *r)
 {
 	http_reply_json(r, 200, json_pack("{s:s,s:s,s:s}", "version", PACKAGE_VERSION,
 	    "build", __DATE__ " " __TIME__, "engine", db_engine_name()));
 }
 
-void
+static void
 ops_pool(struct req *r)
 {
 	json_t *pool = pool_stats();
@@ -160,7 +160,7 @@ wake(evutil_socket_t fd, short what, void *arg)
  * POST /internal/dev/sleep?ms=N (development only): answer after N ms
  * without blocking the loop.  The tests use it as a slow in-flight request.
  */
-void
+static void
 ops_dev_sleep(struct req *r)
 {
 	const char *ms = http_query(r, "ms");
@@ -184,3 +184,13 @@ ops_dev_sleep(struct req *r)
 	event_free(ev);
 	http_reply_json(r, 200, json_pack("{s:i}", "slept_ms", (int)v));
 }
+
+const struct route routes_ops[] = {
+	{ EVHTTP_REQ_GET, "/healthz", BOTH, ops_healthz },
+	{ EVHTTP_REQ_GET, "/readyz", BOTH, ops_readyz },
+	{ EVHTTP_REQ_GET, "/metrics", ADMIN, ops_metrics },
+	{ EVHTTP_REQ_GET, "/api/v1/ops/version", ADMIN, ops_version },
+	{ EVHTTP_REQ_GET, "/api/v1/ops/pool", ADMIN, ops_pool },
+	{ EVHTTP_REQ_POST, "/internal/dev/sleep", ADMIN, ops_dev_sleep },
+	{ 0 },
+};

@@ -21,9 +21,13 @@
 #include "../src/db.h"
 #include "../src/log.h"
 #include "../src/util.h"
+#include "../src/validate.h"
 #include "../src/broker_link.h"
 #include "router.h"
 #include "worker.h"
+
+/* Catalog uploads go to the admin listener; the default catalog is ~1.4 MB. */
+#define ADMIN_MAX_BODY (64 * 1024 * 1024)
 
 static struct {
 	struct config *cfg;
@@ -126,6 +130,10 @@ serve(const int *fds, int n, enum listener_kind kind)
 	evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD |
 	    EVHTTP_REQ_POST | EVHTTP_REQ_PUT | EVHTTP_REQ_PATCH | EVHTTP_REQ_DELETE);
 	evhttp_set_max_headers_size(http, 64 * 1024);
+	/* evhttp buffers whole bodies: cap them.  The admin listener takes
+	 * catalogs, which are larger than any client request. */
+	evhttp_set_max_body_size(http, kind == LISTENER_ADMIN ?
+	    ADMIN_MAX_BODY : (ev_ssize_t)W.cfg->max_body_size);
 	tv.tv_sec = (time_t)(W.cfg->keepalive_timeout / 1000);
 	tv.tv_usec = (suseconds_t)(W.cfg->keepalive_timeout % 1000) * 1000;
 	evhttp_set_timeout_tv(http, &tv);
@@ -167,6 +175,13 @@ worker_main(struct config *cfg, int id, const struct listeners *ls, int ready_fd
 		return 1;
 	snprintf(sock, sizeof(sock), "%s/broker.sock", cfg->runtime_dir);
 	broker_link_start(W.base, sock);
+	{
+		struct validate_limits vl = { (size_t)cfg->max_body_size, ADMIN_MAX_BODY,
+		    cfg->max_json_depth };
+
+		validate_set_limits(&vl);
+	}
+	router_init();
 	router_set_idle_cb(on_idle);
 
 	/* The master's copies stay open in the master; ours are dup'ed. */
