@@ -48,6 +48,7 @@ static struct {
 	int backoff_ms;
 	struct pending *bucket[BUCKETS];
 	int waiting;
+	void (*on_up)(void);
 } L;
 
 static void connect_now(void);
@@ -123,6 +124,8 @@ link_lost(const char *why)
 
 	if (L.up)
 		log_warn("lost the broker: %s; reconnecting", why);
+	else if (L.waiting == 0 && L.backoff_ms >= BACKOFF_MAX_MS)
+		log_warn("cannot reach the broker: %s", why);
 	if (L.bev) {
 		bufferevent_free(L.bev);
 		L.bev = NULL;
@@ -163,8 +166,14 @@ handle_frame(uint8_t *data, const struct proto_frame *f)
 		}
 		L.up = 1;
 		L.backoff_ms = 0;
-		log_info("connected to the broker");
+		log_debug("connected to the broker");
 		free(data);
+		if (L.on_up) {
+			void (*cb)(void) = L.on_up;
+
+			L.on_up = NULL;
+			cb();
+		}
 		return;
 	}
 	p = pending_take(f->id);
@@ -274,10 +283,12 @@ on_retry(evutil_socket_t fd, short what, void *arg)
 }
 
 void
-broker_link_start(struct event_base *base, const char *socket_path)
+broker_link_start(struct event_base *base, const char *socket_path,
+		  void (*on_up)(void))
 {
 	memset(&L, 0, sizeof(L));
 	L.base = base;
+	L.on_up = on_up;
 	snprintf(L.path, sizeof(L.path), "%s", socket_path);
 	L.retry = evtimer_new(base, on_retry, NULL);
 	connect_now();

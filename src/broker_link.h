@@ -22,7 +22,9 @@ struct broker_reply {
 	struct proto_frame frame;
 };
 
-void broker_link_start(struct event_base *base, const char *socket_path);
+/* on_up, if not NULL, runs once: when the first handshake completes. */
+void broker_link_start(struct event_base *base, const char *socket_path,
+		       void (*on_up)(void));
 void broker_link_stop(void);
 int broker_link_up(void);	/* connected and past the handshake */
 

@@ -40,6 +40,11 @@ struct req {
 	char *path_segs;		/* storage for param[] */
 	int status;			/* the status sent, 0 until answered */
 	uint64_t start_usec;
+
+	/* Set by auth_require() (worker/auth.c). */
+	int64_t user_id;		/* 0 when not authenticated */
+	int64_t session_id;		/* the web session, or 0 */
+	int64_t token_id;		/* the plugin token, or 0 */
 };
 
 /* Answer with a JSON body (stolen; may be NULL for 204). */

@@ -11,5 +11,9 @@
 
 const struct route *const route_tables[] = {
 	routes_ops,
+	routes_internal,
+	routes_flags,
+	routes_auth,
+	routes_me,
 	NULL,
 };

@@ -11,5 +11,9 @@
 #define BOTH	(LISTENER_MAIN | LISTENER_ADMIN)
 
 extern const struct route routes_ops[];		/* routes_ops.c */
+extern const struct route routes_internal[];	/* routes_internal.c */
+extern const struct route routes_flags[];	/* routes_flags.c */
+extern const struct route routes_auth[];	/* routes_auth.c */
+extern const struct route routes_me[];		/* routes_me.c */
 
 #endif

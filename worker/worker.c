@@ -37,6 +37,7 @@ static struct {
 	struct evhttp_bound_socket *bound[2 * LISTEN_MAX];
 	int nbound;
 	int nmain;		/* bound[0..nmain) belong to http[0] */
+	int ready_fd;
 	int stopping;
 	struct event *stop_timer;
 } W;
@@ -57,6 +58,22 @@ struct event_base *
 worker_base(void)
 {
 	return W.base;
+}
+
+/*
+ * Ready means able to serve every route, so the master's READY=1 waits for
+ * each worker's first handshake with the broker.
+ */
+static void
+on_broker_up(void)
+{
+	if (W.ready_fd < 0)
+		return;
+	if (write(W.ready_fd, "r", 1) != 1)
+		log_warn("ready pipe: %m");
+	close(W.ready_fd);
+	W.ready_fd = -1;
+	log_debug("serving");
 }
 
 static void
@@ -174,7 +191,8 @@ worker_main(struct config *cfg, int id, const struct listeners *ls, int ready_fd
 	if (db_init(cfg, W.base) < 0)
 		return 1;
 	snprintf(sock, sizeof(sock), "%s/broker.sock", cfg->runtime_dir);
-	broker_link_start(W.base, sock);
+	W.ready_fd = ready_fd;
+	broker_link_start(W.base, sock, on_broker_up);
 	{
 		struct validate_limits vl = { (size_t)cfg->max_body_size, ADMIN_MAX_BODY,
 		    cfg->max_json_depth };
@@ -192,11 +210,6 @@ worker_main(struct config *cfg, int id, const struct listeners *ls, int ready_fd
 		close(ls->main_fd[i]);
 	for (int i = 0; i < ls->n_admin; i++)
 		close(ls->admin_fd[i]);
-
-	if (write(ready_fd, "r", 1) != 1)
-		log_warn("ready pipe: %m");
-	close(ready_fd);
-	log_debug("serving");
 
 	event_base_dispatch(W.base);
 

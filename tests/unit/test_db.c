@@ -178,7 +178,7 @@ setup(enum db_engine e)
 		return -1;
 	if (e == ENGINE_POSTGRES) {
 		snprintf(path, sizeof(path), "%s/broker.sock", tmpdir);
-		broker_link_start(base, path);
+		broker_link_start(base, path, NULL);
 		if (!wait_for(broker_link_up, 5000)) {
 			printf("# broker link did not come up\n");
 			return -1;
