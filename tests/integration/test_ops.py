@@ -1,0 +1,119 @@
+"""Operator-facing behaviour: documented settings, man pages, log reopening,
+the systemd notify protocol, and surviving a PostgreSQL restart."""
+
+import os
+import re
+import signal
+import socket
+import shutil
+import subprocess
+import tempfile
+
+import pytest
+
+from helpers import srcdir, wait_until
+
+
+def config_table():
+    """(section, key) of every setting in src/config.c's table."""
+    with open(os.path.join(srcdir(), "src", "config.c")) as f:
+        text = f.read()
+    table = text[text.index("static const struct setting settings[]"):]
+    table = table[:table.index("};")]
+    return re.findall(r'\{ "(\w+)", "(\w+)",', table)
+
+
+def test_every_setting_is_documented():
+    settings = config_table()
+    assert len(settings) > 30
+    with open(os.path.join(srcdir(), "etc", "cofferd.conf")) as f:
+        sample = f.read()
+    with open(os.path.join(srcdir(), "man", "cofferd.conf.5")) as f:
+        man = f.read().replace("\\-", "-").replace("\\%", "")
+    missing = []
+    for section, key in settings:
+        # the sample: under its [section] header, "#key =" or "key ="
+        part = sample[sample.index(f"[{section}]"):] if f"[{section}]" in sample else ""
+        if not re.search(rf"^[#;]?\s*{key}\s*=", part, re.M):
+            missing.append(f"etc/cofferd.conf: [{section}] {key}")
+        if not re.search(rf"\b{key}\b", man):
+            missing.append(f"man/cofferd.conf.5: {key}")
+    assert not missing, missing
+
+
+@pytest.mark.parametrize("page", ["cofferd.8", "cofferd.conf.5"])
+def test_man_pages_render_cleanly(page):
+    out = subprocess.run(["groff", "-man", "-ww", "-z", os.path.join(srcdir(), "man", page)],
+                         capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0
+    assert out.stdout + out.stderr == ""
+
+
+def test_usr1_reopens_the_log_file(cofferd, tmp_path):
+    log = tmp_path / "cofferd.log"
+    inst = cofferd(settings={"server": {"log_file": str(log)}}, wait=False)
+
+    def up():
+        inst.check_running()
+        return log.exists() and "ready:" in log.read_text()
+    wait_until(up, 20, "ready: in the log file")
+    rotated = tmp_path / "cofferd.log.1"
+    os.rename(log, rotated)
+    inst.kill(signal.SIGUSR1)
+    wait_until(lambda: log.exists() and "reopening the log file" in rotated.read_text(), 10,
+               "the log to be reopened")
+    inst.reload()   # something to log after the reopen
+    wait_until(lambda: "reload complete" in log.read_text(), 20, "new lines in the new file")
+    assert "reload complete" not in rotated.read_text()
+
+
+def test_systemd_notify_protocol(cofferd, tmp_path, monkeypatch):
+    path = str(tmp_path / "notify.sock")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(path)
+    sock.settimeout(20)
+    monkeypatch.setenv("NOTIFY_SOCKET", path)
+    inst = cofferd()
+
+    def next_message():
+        return sock.recv(4096).decode()
+
+    def expect(field):
+        while True:
+            msg = next_message()
+            if field in msg.split("\n"):
+                return msg
+    expect("READY=1")
+    assert inst.get("/healthz").status_code == 200
+    inst.reload()
+    reloading = expect("RELOADING=1")
+    assert re.search(r"^MONOTONIC_USEC=\d+$", reloading, re.M)
+    expect("READY=1")
+    inst.kill(signal.SIGTERM)
+    expect("STOPPING=1")
+    assert inst.proc.wait(timeout=15) == 0
+    sock.close()
+
+
+def test_postgres_restart_is_survived(cofferd):
+    """The broker notices a restarted server, rebuilds its pool and the
+    service resumes with no help."""
+    pgtmp = os.path.join(srcdir(), "tests", "pgtmp.sh")
+    top = tempfile.mkdtemp(prefix="coffer-pg-restart.")   # o+x parents for postgres
+    os.chmod(top, 0o755)
+    pgdir = os.path.join(top, "pg")
+    dsn = subprocess.run([pgtmp, "start", str(pgdir)], capture_output=True, text=True,
+                         check=True, timeout=120).stdout.strip()
+    try:
+        inst = cofferd(engine="postgres", settings={"database": {"postgres_dsn": dsn}})
+        assert inst.get("/readyz").status_code == 200
+        subprocess.run([pgtmp, "stop", str(pgdir)], check=True, timeout=60)
+        wait_until(lambda: inst.get("/readyz").status_code == 503, 10,
+                   "readyz to fail while PostgreSQL is down")
+        subprocess.run([pgtmp, "restart", str(pgdir)], check=True, timeout=120)
+        wait_until(lambda: inst.get("/readyz").status_code == 200, 15,
+                   "readyz to recover after PostgreSQL is back")
+        assert inst.get("/healthz").status_code == 200
+    finally:
+        subprocess.run([pgtmp, "stop", str(pgdir)], timeout=60)
+        shutil.rmtree(top, ignore_errors=True)
