@@ -105,7 +105,10 @@ def test_postgres_restart_is_survived(cofferd):
     dsn = subprocess.run([pgtmp, "start", str(pgdir)], capture_output=True, text=True,
                          check=True, timeout=120).stdout.strip()
     try:
-        inst = cofferd(engine="postgres", settings={"database": {"postgres_dsn": dsn}})
+        # A short pool_timeout: while the server is down, statements wait
+        # that long for a connection before failing.
+        inst = cofferd(engine="postgres", settings={"database": {
+            "postgres_dsn": dsn, "pool_timeout": "1s"}})
         assert inst.get("/readyz").status_code == 200
         subprocess.run([pgtmp, "stop", str(pgdir)], check=True, timeout=60)
         wait_until(lambda: inst.get("/readyz").status_code == 503, 10,
