@@ -107,12 +107,26 @@ db_set_error(enum db_error_kind kind, const char *code, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* The request ran out of time: fail instead of adding more work. */
+static int
+past_deadline(struct db_session *s)
+{
+	if (s->deadline_usec == 0 || now_usec() < s->deadline_usec)
+		return 0;
+	db_error_set(s, DBE_BUSY, "", "request_timeout reached");
+	if (s->depth > 0)
+		s->failed = 1;
+	return 1;
+}
+
 static int
 query(struct db_stmt *st, const struct db_value *p, int n, struct db_result **out)
 {
 	struct db_session *s = db_session_current();
 
 	*out = NULL;
+	if (past_deadline(s))
+		return -1;
 	if (ops->query(s, st, p, n, out) < 0) {
 		if (s->depth > 0)
 			s->failed = 1;
@@ -166,6 +180,8 @@ db_exec(const char *sql)
 {
 	struct db_session *s = db_session_current();
 
+	if (past_deadline(s))
+		return -1;
 	if (ops->exec(s, sql) < 0) {
 		if (s->depth > 0)
 			s->failed = 1;
@@ -191,7 +207,7 @@ db_tx(int (*fn)(void *arg), void *arg)
 		return rc != 0 || s->failed ? -1 : 0;
 	}
 	memset(&s->err, 0, sizeof(s->err));
-	if (ops->begin(s) < 0)
+	if (past_deadline(s) || ops->begin(s) < 0)
 		return -1;
 	s->depth = 1;
 	s->failed = 0;

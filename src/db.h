@@ -32,6 +32,10 @@
  *
  * Errors: a failed call returns -1 and leaves the details in the session
  * (db_last_error()); http_db_error() maps them to 409 / 503 / 500.
+ *
+ * A session may carry a deadline (the router sets [server] request_timeout):
+ * once it has passed, every further call fails at once with DBE_BUSY, so a
+ * request that is already too slow stops adding load and answers 503.
  */
 #ifndef COFFER_DB_H
 #define COFFER_DB_H
@@ -86,6 +90,7 @@ struct db_error {
 
 /* Per-request (per-coroutine) database state. */
 struct db_session {
+	uint64_t deadline_usec;	/* now_usec() after which calls fail (0: none) */
 	uint64_t lease;		/* PostgreSQL lease while in a transaction */
 	int depth;		/* nesting of db_tx */
 	int failed;		/* a statement failed inside the transaction */

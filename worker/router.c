@@ -274,6 +274,8 @@ router_dispatch(struct evhttp_request *ev, void *arg)
 		req_finish(r);
 		return;
 	}
+	r->db.deadline_usec = r->start_usec +
+	    (uint64_t)worker_config()->request_timeout * 1000u;
 	coro_set_data(c, r);		/* the db_session is r's first member */
 	coro_resume(c);
 }

@@ -28,20 +28,29 @@ ops_healthz(struct req *r)
 	http_reply_json(r, 200, json_pack("{s:s}", "status", "ok"));
 }
 
-static void
-ops_readyz(struct req *r)
+/* One round trip to the database: 0, or -1 (see db_last_error()). */
+static int
+ping_database(void)
 {
 	static struct db_stmt *ping;
 	struct db_result *row = NULL;
 
 	if (ping == NULL)
 		ping = db_prepare("SELECT 1");
-	if (db_get(ping, NULL, 0, &row) != 1) {
+	if (db_get(ping, NULL, 0, &row) != 1)
+		return -1;
+	db_result_free(row);
+	return 0;
+}
+
+static void
+ops_readyz(struct req *r)
+{
+	if (ping_database() < 0) {
 		log_warn("readiness check failed: %s", db_last_error()->message);
 		http_error(r, 503, NULL, "database unavailable");
 		return;
 	}
-	db_result_free(row);
 	http_reply_json(r, 200, json_pack("{s:s,s:s}", "status", "ready",
 	    "engine", db_engine_name()));
 }
@@ -157,8 +166,9 @@ wake(evutil_socket_t fd, short what, void *arg)
 }
 
 /*
- * POST /internal/dev/sleep?ms=N (development only): answer after N ms
- * without blocking the loop.  The tests use it as a slow in-flight request.
+ * POST /internal/dev/sleep?ms=N (development only): wait N ms without
+ * blocking the loop, then make one database round trip and answer.  The
+ * tests use it as a slow in-flight request, and to see request_timeout.
  */
 static void
 ops_dev_sleep(struct req *r)
@@ -182,6 +192,10 @@ ops_dev_sleep(struct req *r)
 	evtimer_add(ev, &tv);
 	coro_yield();
 	event_free(ev);
+	if (ping_database() < 0) {
+		http_db_error(r, db_last_error());
+		return;
+	}
 	http_reply_json(r, 200, json_pack("{s:i}", "slept_ms", (int)v));
 }
 

@@ -120,3 +120,15 @@ def test_postgres_restart_is_survived(cofferd):
     finally:
         subprocess.run([pgtmp, "stop", str(pgdir)], timeout=60)
         shutil.rmtree(top, ignore_errors=True)
+
+
+def test_request_timeout_answers_503(cofferd, engine):
+    """A request that has run past request_timeout fails its next database
+    call and answers 503 with Retry-After; a quick one is unaffected."""
+    inst = cofferd(engine=engine, settings={"server": {"request_timeout": "1s"}})
+    slow = inst.post("/internal/dev/sleep?ms=1300", admin=True)
+    assert slow.status_code == 503
+    assert slow.json()["error"]["code"] == "unavailable"
+    assert slow.headers.get("Retry-After")
+    quick = inst.post("/internal/dev/sleep?ms=10", admin=True)
+    assert quick.status_code == 200 and quick.json() == {"slept_ms": 10}
