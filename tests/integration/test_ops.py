@@ -132,3 +132,28 @@ def test_request_timeout_answers_503(cofferd, engine):
     assert slow.headers.get("Retry-After")
     quick = inst.post("/internal/dev/sleep?ms=10", admin=True)
     assert quick.status_code == 200 and quick.json() == {"slept_ms": 10}
+
+
+def test_crash_loop_backs_off(cofferd, tmp_path):
+    """A worker that cannot start is restarted with growing delays and the
+    crash loop is reported, not spun."""
+    inst = cofferd(settings={"server": {"workers": 1}})
+    db = inst.settings["database"]["sqlite_path"]
+    for suffix in ("", "-wal", "-shm"):
+        if os.path.exists(db + suffix):
+            os.rename(db + suffix, str(tmp_path / ("moved" + suffix)))
+    os.mkdir(db)            # SQLite cannot open a directory: every start fails
+    mark = inst.log_mark()
+    worker = inst.worker_pids()[0]
+    os.kill(worker, signal.SIGKILL)
+    inst.wait_log(r"worker\.1 is crash-looping", timeout=20, since=mark)
+    stamps = re.findall(r"^(\d\d):(\d\d):(\d\d)\.(\d{3})Z \[\d+ master\] error: worker\.1 "
+                        r"\(pid \d+\) exited with status 1",
+                        "\n".join(line[11:] for line in inst.log()[mark:].splitlines()), re.M)
+    times = [int(h) * 3600000 + int(m) * 60000 + int(s) * 1000 + int(ms)
+             for h, m, s, ms in stamps]
+    assert len(times) >= 4
+    gaps = [b - a for a, b in zip(times, times[1:])]
+    assert gaps[-1] > gaps[0], gaps     # the delay grows
+    os.rmdir(db)            # repaired: the next restart succeeds
+    wait_until(lambda: inst.worker_pids(), 40, "the worker to come back")
