@@ -15,5 +15,10 @@ const struct route *const route_tables[] = {
 	routes_flags,
 	routes_auth,
 	routes_me,
+	routes_sync,
+	routes_activity,
+	routes_groups,
+	routes_vault,
+	routes_web,
 	NULL,
 };

@@ -15,5 +15,10 @@ extern const struct route routes_internal[];	/* routes_internal.c */
 extern const struct route routes_flags[];	/* routes_flags.c */
 extern const struct route routes_auth[];	/* routes_auth.c */
 extern const struct route routes_me[];		/* routes_me.c */
+extern const struct route routes_sync[];	/* routes_sync.c */
+extern const struct route routes_activity[];	/* routes_activity.c */
+extern const struct route routes_groups[];	/* routes_groups.c */
+extern const struct route routes_vault[];	/* routes_vault.c */
+extern const struct route routes_web[];		/* routes_web.c */
 
 #endif

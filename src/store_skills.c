@@ -1,0 +1,2 @@
+/* placeholder: being written */
+typedef int store_skills_placeholder;
