@@ -353,7 +353,8 @@ conn_setup(struct pconn *pc)
 	    pc);
 	event_add(pc->rev, NULL);
 	pc->state = PC_SETUP;
-	snprintf(sql, sizeof(sql), "SET statement_timeout = %lld",
+	/* UTC so timestamptz text is the same whatever the server's zone. */
+	snprintf(sql, sizeof(sql), "SET statement_timeout = %lld; SET TimeZone = 'UTC'",
 	    (long long)pc->pool->b->cfg->statement_timeout);
 	conn_sent(pc, PQsendQuery(pc->pg, sql), ST_SETUP);
 }
