@@ -1,7 +1,99 @@
-/* placeholder: being written */
-#include <stddef.h>
+/*
+ * routes_internal.c -- operator routes of the admin listener: catalog
+ * refresh and rollback, and the development-only wipe.
+ *
+ * A refresh body is a whole catalog (megabytes; the admin listener's body
+ * cap allows it).  It is checked in full before anything is written, so a
+ * bad item answers 422 naming its index and field and the current catalog
+ * stays as it was.
+ */
+#include "../src/config.h"
+#include "../src/db.h"
+#include "../src/log.h"
+#include "../src/store_catalog.h"
+#include "../src/store_demo.h"
+#include "../src/validate.h"
 #include "routes.h"
+#include "worker.h"
+
+/* The one shape of a snapshot in responses. */
+static json_t *
+snapshot_json(const struct catalog_snapshot *s)
+{
+	return json_pack("{s:I,s:s,s:I}", "snapshot_id", (json_int_t)s->id,
+	    "version", s->version, "item_count", (json_int_t)s->item_count);
+}
+
+static void
+catalog_refresh(struct req *r)
+{
+	json_t *body = validate_body(r);
+	struct catalog_snapshot snap;
+	char err[256];
+
+	if (body == NULL)
+		return;
+	if (store_catalog_check(body, err, sizeof(err)) < 0) {
+		http_error(r, 422, NULL, "%s", err);
+	} else if (store_catalog_load(body, 0, &snap) < 0) {
+		http_db_error(r, db_last_error());
+	} else {
+		log_info("catalog: loaded %s (%lld items) as snapshot %lld", snap.version,
+		    (long long)snap.item_count, (long long)snap.id);
+		http_reply_json(r, 200, snapshot_json(&snap));
+	}
+	json_decref(body);
+}
+
+static void
+catalog_rollback(struct req *r)
+{
+	static const char *const allowed[] = { "snapshot_id", NULL };
+	json_t *body = validate_body(r);
+	struct catalog_snapshot snap;
+	json_int_t id = 0;
+
+	if (body == NULL || validate_keys(r, body, allowed) < 0 ||
+	    validate_int(r, body, "snapshot_id", 1, 1, INT64_MAX, &id) < 0)
+		goto out;
+	switch (store_catalog_rollback(id, &snap)) {
+	case 1:
+		log_info("catalog: snapshot %lld (%s) is current again", (long long)snap.id,
+		    snap.version);
+		http_reply_json(r, 200, snapshot_json(&snap));
+		break;
+	case 0:
+		http_error(r, 404, NULL, "no catalog snapshot %lld", (long long)id);
+		break;
+	default:
+		http_db_error(r, db_last_error());
+		break;
+	}
+out:
+	json_decref(body);
+}
+
+/* Development only: back to an empty installation, catalog and flags kept. */
+static void
+dev_wipe(struct req *r)
+{
+	json_t *counts;
+
+	if (worker_config()->environment != ENV_DEVELOPMENT) {
+		http_error(r, 403, NULL, "only in the development environment");
+		return;
+	}
+	if (store_demo_wipe(&counts) < 0) {
+		http_db_error(r, db_last_error());
+		return;
+	}
+	log_info("dev: wiped all runtime data");
+	http_reply_json(r, 200, json_pack("{s:o}", "deleted", counts));
+}
 
 const struct route routes_internal[] = {
+	{ EVHTTP_REQ_POST, "/internal/catalog/refresh", ADMIN, catalog_refresh },
+	{ EVHTTP_REQ_POST, "/internal/catalog/rollback", ADMIN, catalog_rollback },
+	{ EVHTTP_REQ_POST, "/internal/dev/wipe", ADMIN, dev_wipe },
 	{ 0 },
 };

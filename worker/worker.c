@@ -24,6 +24,7 @@
 #include "../src/validate.h"
 #include "../src/broker_link.h"
 #include "router.h"
+#include "startup.h"
 #include "worker.h"
 
 /* Catalog uploads go to the admin listener; the default catalog is ~1.4 MB. */
@@ -200,6 +201,7 @@ worker_main(struct config *cfg, int id, const struct listeners *ls, int ready_fd
 		validate_set_limits(&vl);
 	}
 	router_init();
+	startup_run(id);
 	router_set_idle_cb(on_idle);
 
 	/* The master's copies stay open in the master; ours are dup'ed. */
