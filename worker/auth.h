@@ -1,1 +1,58 @@
-/* placeholder: being written */
+/*
+ * auth.h -- who is calling: web sessions, plugin tokens, the ops token.
+ *
+ * A handler authenticates first thing:
+ *
+ *	if (auth_require(r, AUTH_SESSION | AUTH_TOKEN) < 0)
+ *		return;		(answered: 401 or 403)
+ *
+ * Sessions: cookie coffer_session.  For any method but GET and HEAD a
+ * session-authenticated request must also carry X-CSRF-Token equal to the
+ * session's CSRF token (compared in constant time), else 403 forbidden.
+ * Plugin tokens: "Authorization: Bearer cfr_..."; no CSRF check, since a
+ * browser never sends that header on its own.  When the request carries
+ * a bearer token, the token decides (a cookie next to it is ignored).
+ */
+#ifndef COFFER_AUTH_H
+#define COFFER_AUTH_H
+
+#include "../src/http.h"
+
+#define AUTH_SESSION	1
+#define AUTH_TOKEN	2
+
+#define AUTH_SESSION_COOKIE	"coffer_session"
+#define AUTH_CSRF_COOKIE	"coffer_csrf"
+
+/*
+ * Authenticate r by the means in flags; sets r->user_id and r->session_id
+ * or r->token_id.  Returns 0, or -1 after answering 401 unauthorized
+ * (missing, invalid, expired or revoked credentials), 403 forbidden (CSRF
+ * header missing or wrong; a plugin token where only a session is
+ * accepted) or a database error.
+ */
+int auth_require(struct req *r, int flags);
+
+/*
+ * The admin listener's ops token ([ops] token_file).  When a token file is
+ * set, every admin request except GET /healthz and /readyz needs
+ * "Authorization: Bearer <the file's contents, trimmed>".  The file is
+ * read once per worker, at first use.  Returns 0 (allowed), or -1 after
+ * answering 401 (or 503 when the file cannot be read).
+ */
+int auth_require_ops(struct req *r);
+
+/*
+ * Set coffer_session (HttpOnly) and coffer_csrf (readable by scripts, so
+ * pages can echo it in X-CSRF-Token): Path=/, SameSite=Lax, Max-Age =
+ * [auth] session_ttl, Secure when [auth] cookie_secure.  auth_clear_cookies
+ * expires both (Max-Age=0).
+ */
+void auth_set_cookies(struct req *r, const char *session, const char *csrf);
+void auth_clear_cookies(struct req *r);
+
+/* The value of cookie name in r's Cookie header into buf; 0, or -1 when
+ * absent or longer than len - 1. */
+int auth_cookie(struct req *r, const char *name, char *buf, size_t len);
+
+#endif

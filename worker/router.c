@@ -15,6 +15,7 @@
 #include "../src/log.h"
 #include "../src/metrics.h"
 #include "../src/util.h"
+#include "auth.h"
 #include "router.h"
 #include "worker.h"
 
@@ -161,7 +162,10 @@ run_request(void *arg)
 {
 	struct req *r = arg;
 
-	r->route->handler(r);
+	/* Everything on the admin listener (but health checks) may need the
+	 * ops token; auth_require_ops answers the request when it refuses. */
+	if (r->listener != LISTENER_ADMIN || auth_require_ops(r) == 0)
+		r->route->handler(r);
 	req_finish(r);
 }
 

@@ -1,7 +1,289 @@
-/* placeholder: being written */
-#include <stddef.h>
+/*
+ * routes_me.c -- the caller's own account: /api/v1/me and its tokens and
+ * sessions.
+ *
+ * Who may call what: every GET here accepts a web session or a plugin
+ * token (the SPEC lets a token read); everything that changes the account
+ * -- PATCH and DELETE /me, creating and revoking tokens, ending sessions --
+ * needs a web session with its X-CSRF-Token, so a leaked plugin token
+ * cannot mint more tokens or delete the account.  A token used there gets
+ * 403 forbidden.
+ *
+ * Ids of tokens and sessions that are not the caller's answer 404, exactly
+ * like ids that do not exist.  The JSON shape of each resource is built in
+ * one function below (user_json, token_json, session_json).
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../src/crypto.h"
+#include "../src/db.h"
+#include "../src/store_sessions.h"
+#include "../src/store_tokens.h"
+#include "../src/store_users.h"
+#include "../src/validate.h"
+#include "auth.h"
+#include "router.h"
 #include "routes.h"
+#include "worker.h"
+
+#define TIME_BUF 40
+
+/* A time column as RFC 3339 text, or JSON null. */
+static json_t *
+time_json(const struct db_result *row, int i, int col)
+{
+	char buf[TIME_BUF];
+
+	if (db_isnull(row, i, col))
+		return json_null();
+	return json_string(db_time(row, i, col, buf, sizeof(buf)));
+}
+
+/* The SPEC's User from store_users_get's row; csrf_token when present. */
+static json_t *
+user_json(const struct db_result *row)
+{
+	json_t *u = json_pack("{s:I,s:s,s:s,s:o,s:s}",
+	    "id", (json_int_t)db_int(row, 0, 0),
+	    "login", db_text(row, 0, 1),
+	    "display_name", db_text(row, 0, 2),
+	    "created_at", time_json(row, 0, 3),
+	    "plan", db_text(row, 0, 4));
+
+	if (!db_isnull(row, 0, 5))
+		json_object_set_new(u, "csrf_token", json_string(db_text(row, 0, 5)));
+	return u;
+}
+
+/* The SPEC's Token from row i of a store_tokens result. */
+static json_t *
+token_json(const struct db_result *rows, int i)
+{
+	return json_pack("{s:I,s:s,s:o,s:o}",
+	    "id", (json_int_t)db_int(rows, i, 0),
+	    "label", db_text(rows, i, 1),
+	    "created_at", time_json(rows, i, 2),
+	    "last_used_at", time_json(rows, i, 3));
+}
+
+/* A session from row i of store_sessions_list; current marks the
+ * caller's own. */
+static json_t *
+session_json(const struct db_result *rows, int i, int64_t current)
+{
+	const char *ua = db_text(rows, i, 3);
+
+	return json_pack("{s:I,s:o,s:o,s:o,s:b}",
+	    "id", (json_int_t)db_int(rows, i, 0),
+	    "created_at", time_json(rows, i, 1),
+	    "last_seen_at", time_json(rows, i, 2),
+	    "user_agent", ua ? json_string(ua) : json_null(),
+	    "current", db_int(rows, i, 0) == current);
+}
+
+/* A positive decimal id from a path segment, or 0 (then 404). */
+static int64_t
+parse_id(const char *s)
+{
+	char *end;
+	long long v;
+
+	if (s == NULL || *s < '1' || *s > '9')
+		return 0;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	return errno || *end ? 0 : (int64_t)v;
+}
+
+/* Answer 200 with the caller's User. */
+static void
+reply_me(struct req *r, int status)
+{
+	struct db_result *row = NULL;
+	int rc = store_users_get(r->user_id, r->session_id, &row);
+
+	if (rc < 0)
+		http_db_error(r, db_last_error());
+	else if (rc == 0)	/* deleted under a live credential */
+		http_error(r, 401, NULL, "authentication required");
+	else
+		http_reply_json(r, status, user_json(row));
+	db_result_free(row);
+}
+
+static void
+me_get(struct req *r)
+{
+	if (auth_require(r, AUTH_SESSION | AUTH_TOKEN) < 0)
+		return;
+	reply_me(r, 200);
+}
+
+static void
+me_patch(struct req *r)
+{
+	static const char *const allowed[] = { "display_name", NULL };
+	const char *name;
+	json_t *body;
+	int rc;
+
+	if (auth_require(r, AUTH_SESSION) < 0)
+		return;
+	body = validate_body(r);
+	if (body == NULL)
+		return;
+	if (validate_keys(r, body, allowed) < 0 ||
+	    validate_string(r, body, "display_name", 1, 1,
+	    (size_t)worker_config()->max_name_length, &name) < 0)
+		goto out;
+	rc = store_users_set_name(r->user_id, name);
+	if (rc < 0)
+		http_db_error(r, db_last_error());
+	else
+		reply_me(r, 200);
+out:
+	json_decref(body);
+}
+
+static void
+me_delete(struct req *r)
+{
+	if (auth_require(r, AUTH_SESSION) < 0)
+		return;
+	if (store_users_delete(r->user_id) < 0) {
+		http_db_error(r, db_last_error());
+		return;
+	}
+	auth_clear_cookies(r);
+	http_reply_json(r, 204, NULL);
+}
+
+static void
+tokens_list(struct req *r)
+{
+	struct db_result *rows = NULL;
+	json_t *list;
+
+	if (auth_require(r, AUTH_SESSION | AUTH_TOKEN) < 0)
+		return;
+	if (store_tokens_list(r->user_id, &rows) < 0) {
+		http_db_error(r, db_last_error());
+		return;
+	}
+	list = json_array();
+	for (int i = 0; i < db_nrows(rows); i++)
+		json_array_append_new(list, token_json(rows, i));
+	db_result_free(rows);
+	http_reply_json(r, 200, json_pack("{s:o}", "tokens", list));
+}
+
+static void
+tokens_create(struct req *r)
+{
+	static const char *const allowed[] = { "label", NULL };
+	char token[sizeof(STORE_TOKEN_PREFIX) + CRYPTO_SECRET_LEN];
+	char hash[CRYPTO_SHA256_HEX_LEN];
+	struct db_result *row = NULL;
+	const char *label;
+	json_t *body, *out;
+
+	if (auth_require(r, AUTH_SESSION) < 0)
+		return;
+	body = validate_body(r);
+	if (body == NULL)
+		return;
+	if (validate_keys(r, body, allowed) < 0 ||
+	    validate_string(r, body, "label", 1, 1,
+	    (size_t)worker_config()->max_name_length, &label) < 0)
+		goto out;
+	if (crypto_secret(STORE_TOKEN_PREFIX, token, sizeof(token)) < 0) {
+		http_error(r, 500, NULL, "internal error");
+		goto out;
+	}
+	crypto_sha256_hex(token, strlen(token), hash);
+	if (store_tokens_create(r->user_id, label, hash, &row) < 0) {
+		http_db_error(r, db_last_error());
+		goto out;
+	}
+	out = token_json(row, 0);
+	json_object_set_new(out, "token", json_string(token));
+	db_result_free(row);
+	http_reply_json(r, 201, out);
+out:
+	explicit_bzero(token, sizeof(token));
+	json_decref(body);
+}
+
+static void
+tokens_delete(struct req *r)
+{
+	int64_t id;
+	int rc;
+
+	if (auth_require(r, AUTH_SESSION) < 0)
+		return;
+	id = parse_id(r->param[0]);
+	rc = id ? store_tokens_revoke(r->user_id, id) : 0;
+	if (rc < 0)
+		http_db_error(r, db_last_error());
+	else if (rc == 0)
+		http_error(r, 404, NULL, "no such token");
+	else
+		http_reply_json(r, 204, NULL);
+}
+
+static void
+sessions_list(struct req *r)
+{
+	struct db_result *rows = NULL;
+	json_t *list;
+
+	if (auth_require(r, AUTH_SESSION | AUTH_TOKEN) < 0)
+		return;
+	if (store_sessions_list(r->user_id, &rows) < 0) {
+		http_db_error(r, db_last_error());
+		return;
+	}
+	list = json_array();
+	for (int i = 0; i < db_nrows(rows); i++)
+		json_array_append_new(list, session_json(rows, i, r->session_id));
+	db_result_free(rows);
+	http_reply_json(r, 200, json_pack("{s:o}", "sessions", list));
+}
+
+static void
+sessions_delete(struct req *r)
+{
+	int64_t id;
+	int rc;
+
+	if (auth_require(r, AUTH_SESSION) < 0)
+		return;
+	id = parse_id(r->param[0]);
+	rc = id ? store_sessions_delete(r->user_id, id) : 0;
+	if (rc < 0) {
+		http_db_error(r, db_last_error());
+		return;
+	}
+	if (rc == 0) {
+		http_error(r, 404, NULL, "no such session");
+		return;
+	}
+	if (id == r->session_id)	/* ending this very session: a logout */
+		auth_clear_cookies(r);
+	http_reply_json(r, 204, NULL);
+}
 
 const struct route routes_me[] = {
+	{ EVHTTP_REQ_GET, "/api/v1/me", MAIN, me_get },
+	{ EVHTTP_REQ_PATCH, "/api/v1/me", MAIN, me_patch },
+	{ EVHTTP_REQ_DELETE, "/api/v1/me", MAIN, me_delete },
+	{ EVHTTP_REQ_GET, "/api/v1/me/tokens", MAIN, tokens_list },
+	{ EVHTTP_REQ_POST, "/api/v1/me/tokens", MAIN, tokens_create },
+	{ EVHTTP_REQ_DELETE, "/api/v1/me/tokens/{id}", MAIN, tokens_delete },
+	{ EVHTTP_REQ_GET, "/api/v1/me/sessions", MAIN, sessions_list },
+	{ EVHTTP_REQ_DELETE, "/api/v1/me/sessions/{id}", MAIN, sessions_delete },
 	{ 0 },
 };

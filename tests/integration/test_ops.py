@@ -157,3 +157,19 @@ def test_crash_loop_backs_off(cofferd, tmp_path):
     assert gaps[-1] > gaps[0], gaps     # the delay grows
     os.rmdir(db)            # repaired: the next restart succeeds
     wait_until(lambda: inst.worker_pids(), 40, "the worker to come back")
+
+
+def test_ops_token_guards_the_admin_listener(cofferd, tmp_path):
+    token_file = tmp_path / "ops.token"
+    token_file.write_text("s3cret-ops-token\n")
+    inst = cofferd(settings={"ops": {"token_file": str(token_file)}})
+    assert inst.get("/metrics", admin=True).status_code == 401
+    bad = inst.get("/metrics", admin=True, headers={"Authorization": "Bearer nope"})
+    assert bad.status_code == 401 and bad.json()["error"]["code"] == "unauthorized"
+    good = inst.get("/metrics", admin=True,
+                    headers={"Authorization": "Bearer s3cret-ops-token"})
+    assert good.status_code == 200 and "coffer_http_requests_total" in good.text
+    # health checks stay open, and the main listener never asks for it
+    assert inst.get("/healthz", admin=True).status_code == 200
+    assert inst.get("/readyz", admin=True).status_code == 200
+    assert inst.get("/healthz").status_code == 200
