@@ -235,6 +235,11 @@ class Cofferd:
                 self.proc.wait()
         self._stop_watch.set()
         self._watcher.join()
+        # A sanitizer build reports memory errors in the log; a worker that
+        # died of one may have been respawned and hidden it from the test.
+        for marker in ("ERROR: AddressSanitizer", "runtime error:", "ERROR: LeakSanitizer"):
+            if marker in self.log():
+                problems.append(f"the log has a sanitizer report ({marker})")
         try:
             wait_until(lambda: not self.survivors(), STOP_TIMEOUT, "the children to exit")
         except AssertionError:
