@@ -1,7 +1,194 @@
-/* placeholder: being written */
-#include <stddef.h>
+/*
+ * routes_activity.c -- a group's activity feed and its members' skills.
+ *
+ * Both are reads for the group's members, by web session or plugin token
+ * (the SPEC lets a token read its user's groups).  A group the caller does
+ * not belong to answers 404, exactly like one that does not exist
+ * (store_groups_role), and so does a user_id that is not a member.
+ *
+ * The feed pages newest first with an opaque cursor: the id of the last
+ * entry of the page, so the next page is "id < cursor" (activity_group_idx)
+ * and new entries arriving meanwhile never shift it: following next_cursor
+ * visits every entry that existed at the first page exactly once.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../src/db.h"
+#include "../src/store_activity.h"
+#include "../src/store_groups.h"
+#include "../src/store_skills.h"
+#include "../src/validate.h"
+#include "auth.h"
+#include "router.h"
 #include "routes.h"
 
+#define TIME_BUF 40
+#define FEED_DEFAULT 50
+#define FEED_MAX 200
+#define CURSOR_PREFIX "a"
+
+static json_t *
+time_json(const struct db_result *row, int i, int col)
+{
+	char buf[TIME_BUF];
+
+	if (db_isnull(row, i, col))
+		return json_null();
+	return json_string(db_time(row, i, col, buf, sizeof(buf)));
+}
+
+/* A positive decimal from s (a path segment or a cursor), or 0. */
+static int64_t
+parse_id(const char *s)
+{
+	char *end;
+	long long v;
+
+	if (s == NULL || *s < '1' || *s > '9')
+		return 0;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	return errno || *end ? 0 : (int64_t)v;
+}
+
+/* The group of path parameter 0, if the caller belongs to it; answers 404
+ * (or the database error) itself.  The group id, or 0. */
+static int64_t
+my_group(struct req *r)
+{
+	int64_t id = parse_id(r->param[0]);
+	char role[8];
+	int rc = id ? store_groups_role(id, r->user_id, role) : 0;
+
+	if (rc < 0)
+		http_db_error(r, db_last_error());
+	else if (rc == 0)
+		http_error(r, 404, NULL, "no such group");
+	return rc == 1 ? id : 0;
+}
+
+/* One feed entry from row i of store_activity_page. */
+static json_t *
+activity_json(const struct db_result *rows, int i)
+{
+	const char *text = db_text(rows, i, 4);
+	json_t *data = text ? json_loads(text, 0, NULL) : NULL;
+
+	return json_pack("{s:I,s:s,s:o,s:o,s:o,s:o}",
+	    "id", (json_int_t)db_int(rows, i, 0),
+	    "kind", db_text(rows, i, 1),
+	    "character", db_isnull(rows, i, 2) ? json_null() : json_string(db_text(rows, i, 2)),
+	    "user_id", db_isnull(rows, i, 3) ? json_null() : json_integer(db_int(rows, i, 3)),
+	    "data", data ? data : json_object(),
+	    "created_at", time_json(rows, i, 5));
+}
+
+static void
+feed(struct req *r)
+{
+	const char *limit_s = http_query(r, "limit"), *cursor = http_query(r, "cursor");
+	struct db_result *rows = NULL;
+	int64_t group_id, before = INT64_MAX, limit = FEED_DEFAULT;
+	json_t *list, *next = json_null();
+	int n;
+
+	if (auth_require(r, AUTH_SESSION | AUTH_TOKEN) < 0)
+		return;
+	if (limit_s != NULL) {
+		limit = parse_id(limit_s);
+		if (limit < 1 || limit > FEED_MAX) {
+			http_error(r, 400, NULL, "limit must be an integer from 1 to %d", FEED_MAX);
+			return;
+		}
+	}
+	if (cursor != NULL && *cursor != '\0') {
+		before = strncmp(cursor, CURSOR_PREFIX, strlen(CURSOR_PREFIX)) == 0 ?
+		    parse_id(cursor + strlen(CURSOR_PREFIX)) : 0;
+		if (before == 0) {
+			http_error(r, 400, NULL, "cursor is not one this server gave");
+			return;
+		}
+	}
+	if ((group_id = my_group(r)) == 0)
+		return;
+	/* One more than the page: whether another page follows. */
+	if (store_activity_page(group_id, before, (int)limit + 1, &rows) < 0) {
+		http_db_error(r, db_last_error());
+		return;
+	}
+	n = db_nrows(rows);
+	list = json_array();
+	for (int i = 0; i < n && i < limit; i++)
+		json_array_append_new(list, activity_json(rows, i));
+	if (n > limit) {
+		char buf[32];
+
+		snprintf(buf, sizeof(buf), CURSOR_PREFIX "%" PRId64, db_int(rows, limit - 1, 0));
+		next = json_string(buf);
+	}
+	db_result_free(rows);
+	http_reply_json(r, 200, json_pack("{s:o,s:o}", "activity", list, "next_cursor", next));
+}
+
+static void
+member_skills(struct req *r)
+{
+	struct db_result *rows = NULL;
+	int64_t group_id, user_id, last = 0;
+	json_t *list, *cur = NULL;
+	char role[8], buf[TIME_BUF], latest[TIME_BUF];
+	int rc;
+
+	if (auth_require(r, AUTH_SESSION | AUTH_TOKEN) < 0)
+		return;
+	if ((group_id = my_group(r)) == 0)
+		return;
+	user_id = parse_id(r->param[1]);
+	rc = user_id ? store_groups_role(group_id, user_id, role) : 0;
+	if (rc < 0) {
+		http_db_error(r, db_last_error());
+		return;
+	}
+	if (rc == 0) {
+		http_error(r, 404, NULL, "no such member");
+		return;
+	}
+	if (store_skills_member(group_id, user_id, &rows) < 0) {
+		http_db_error(r, db_last_error());
+		return;
+	}
+	list = json_array();
+	latest[0] = '\0';
+	for (int i = 0; i < db_nrows(rows); i++) {
+		if (cur == NULL || db_int(rows, i, 0) != last) {
+			cur = json_pack("{s:s,s:o,s:n}", "name", db_text(rows, i, 1),
+			    "skills", json_object(), "updated_at");
+			json_array_append_new(list, cur);
+			last = db_int(rows, i, 0);
+			latest[0] = '\0';
+		}
+		if (db_isnull(rows, i, 2))
+			continue;
+		json_object_set_new(json_object_get(cur, "skills"), db_text(rows, i, 2),
+		    json_pack("{s:I,s:i}", "xp", (json_int_t)db_int(rows, i, 3),
+		    "level", store_skills_level(db_int(rows, i, 3))));
+		/* RFC 3339 UTC of one width sorts as text: keep the newest. */
+		db_time(rows, i, 4, buf, sizeof(buf));
+		if (strcmp(buf, latest) > 0) {
+			snprintf(latest, sizeof(latest), "%s", buf);
+			json_object_set_new(cur, "updated_at", json_string(latest));
+		}
+	}
+	db_result_free(rows);
+	http_reply_json(r, 200, json_pack("{s:o}", "characters", list));
+}
+
 const struct route routes_activity[] = {
+	{ EVHTTP_REQ_GET, "/api/v1/groups/{id}/activity", MAIN, feed },
+	{ EVHTTP_REQ_GET, "/api/v1/groups/{id}/members/{user_id}/skills", MAIN, member_skills },
 	{ 0 },
 };

@@ -1,7 +1,659 @@
-/* placeholder: being written */
-#include <stddef.h>
+/*
+ * routes_groups.c -- groups, membership and roles: /api/v1/groups and
+ * GET /api/v1/sync/groups.  (The vault is in routes_vault.c.)
+ *
+ * Who may call what.  Every GET accepts a web session or a plugin token
+ * (the SPEC gives tokens read access to their user's groups); every other
+ * method needs a web session with its X-CSRF-Token, so a leaked plugin
+ * token cannot join, leave or administer groups (a token there is 403).
+ * Then, per group:
+ *
+ *	any member	read the group, roster, vault; leave; choose which of
+ *			their characters they share (PUT members/me)
+ *	admin		also rename, see and rotate the join code, remove
+ *			plain members
+ *	owner		also delete, set roles, remove admins, transfer
+ *
+ * A caller who is not a member gets 404 on every group route, exactly like
+ * an id that does not exist, so ids cannot be probed; a member lacking the
+ * role gets 403.  The membership check comes before the body is read, so a
+ * stranger learns nothing from a 422 either.
+ *
+ * Each handler reads straight down: authenticate, find the caller's role,
+ * read the body, one store call (a transaction where several rows move),
+ * answer.  The JSON of a Group is built by group_json() and of a Member by
+ * member_json(), used by every route returning one.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "../src/db.h"
+#include "../src/store_characters.h"
+#include "../src/store_groups.h"
+#include "../src/store_vault.h"
+#include "../src/validate.h"
+#include "auth.h"
+#include "router.h"
 #include "routes.h"
+#include "worker.h"
+
+#define TIME_BUF	40
+#define MAX_CHARS	50	/* characters named in one request */
+
+/* A time column as RFC 3339 text, or JSON null. */
+static json_t *
+time_json(const struct db_result *rows, int i, int col)
+{
+	char buf[TIME_BUF];
+
+	if (db_isnull(rows, i, col))
+		return json_null();
+	return json_string(db_time(rows, i, col, buf, sizeof(buf)));
+}
+
+/* The SPEC's Group from row i of a store_groups Group result; join_code
+ * only for owner and admins. */
+static json_t *
+group_json(const struct db_result *rows, int i)
+{
+	const char *role = db_text(rows, i, 3);
+	json_t *g = json_pack("{s:I,s:s,s:I,s:s,s:I,s:o}",
+	    "id", (json_int_t)db_int(rows, i, 0),
+	    "name", db_text(rows, i, 1),
+	    "owner_id", (json_int_t)db_int(rows, i, 2),
+	    "role", role,
+	    "member_count", (json_int_t)db_int(rows, i, 4),
+	    "created_at", time_json(rows, i, 5));
+
+	if (strcmp(role, "member") != 0)
+		json_object_set_new(g, "join_code", json_string(db_text(rows, i, 6)));
+	return g;
+}
+
+/* The SPEC's Member from row i of members, with its rows of chars. */
+static json_t *
+member_json(const struct db_result *members, int i, const struct db_result *chars)
+{
+	int64_t uid = db_int(members, i, 0);
+	json_t *list = json_array();
+
+	for (int j = 0; j < db_nrows(chars); j++)
+		if (db_int(chars, j, 0) == uid)
+			json_array_append_new(list, json_pack("{s:s,s:o}",
+			    "name", db_text(chars, j, 1),
+			    "last_sync_at", time_json(chars, j, 2)));
+	return json_pack("{s:I,s:s,s:s,s:o,s:o}",
+	    "user_id", (json_int_t)uid,
+	    "display_name", db_text(members, i, 1),
+	    "role", db_text(members, i, 2),
+	    "joined_at", time_json(members, i, 3),
+	    "characters", list);
+}
+
+/* A positive decimal id from a path segment, or 0 (then 404). */
+static int64_t
+parse_id(const char *s)
+{
+	char *end;
+	long long v;
+
+	if (s == NULL || *s < '1' || *s > '9')
+		return 0;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	return errno || *end ? 0 : (int64_t)v;
+}
+
+/*
+ * The group of r->param[0] and the caller's role in it: its id, or 0
+ * after answering (404 when the caller is not a member or there is no
+ * such group).
+ */
+static int64_t
+group_role(struct req *r, char role[8])
+{
+	int64_t id = parse_id(r->param[0]);
+	int rc = id ? store_groups_role(id, r->user_id, role) : 0;
+
+	if (rc < 0)
+		http_db_error(r, db_last_error());
+	else if (rc == 0)
+		http_error(r, 404, NULL, "no such group");
+	return rc == 1 ? id : 0;
+}
+
+/* 1 when role is one of the NULL-terminated roles; else answers 403. */
+static int
+need_role(struct req *r, const char *role, const char *const *roles)
+{
+	for (; *roles; roles++)
+		if (strcmp(role, *roles) == 0)
+			return 1;
+	http_error(r, 403, NULL, "your role in this group does not allow this");
+	return 0;
+}
+
+static const char *const owner_admin[] = { "owner", "admin", NULL };
+static const char *const owner_only[] = { "owner", NULL };
+
+/*
+ * The "characters" field of body: names of the caller's own characters,
+ * resolved to ids[] (duplicates, ignoring case, count once).  Missing and
+ * not required: *n = 0.  Returns 0, or -1 after answering (422 naming the
+ * field).
+ */
+static int
+read_characters(struct req *r, json_t *body, int required, int64_t ids[MAX_CHARS], int *n)
+{
+	const char *names[MAX_CHARS];
+	json_t *arr = NULL, *v;
+	size_t i;
+	int found;
+
+	*n = 0;
+	if (validate_array(r, body, "characters", required, MAX_CHARS, &arr) < 0)
+		return -1;
+	if (arr == NULL)
+		return 0;
+	json_array_foreach(arr, i, v) {
+		const char *s = json_string_value(v);
+		int dup = 0;
+
+		if (s == NULL || !store_characters_valid_name(s)) {
+			http_error(r, 422, NULL, "characters[%zu] must be a character name", i);
+			return -1;
+		}
+		for (int j = 0; j < *n && !dup; j++)
+			dup = strcasecmp(names[j], s) == 0;
+		if (!dup)
+			names[(*n)++] = s;
+	}
+	found = *n ? store_characters_owned(r->user_id, names, *n, ids) : 0;
+	if (found < 0) {
+		http_db_error(r, db_last_error());
+		return -1;
+	}
+	if (found != *n) {
+		http_error(r, 422, NULL,
+		    "characters must name your own linked characters");
+		return -1;
+	}
+	return 0;
+}
+
+/* Answer status with the Group group_id as the caller sees it; extra
+ * adds the summary of GET /groups/{id}. */
+static void
+reply_group(struct req *r, int status, int64_t group_id, int extra)
+{
+	struct db_result *row = NULL, *tot = NULL;
+	json_t *g;
+	int rc = store_groups_get(group_id, r->user_id, &row);
+
+	if (rc <= 0) {
+		if (rc < 0)
+			http_db_error(r, db_last_error());
+		else	/* removed meanwhile */
+			http_error(r, 404, NULL, "no such group");
+		return;
+	}
+	g = group_json(row, 0);
+	db_result_free(row);
+	if (extra) {
+		if (store_vault_totals(group_id, NULL, NULL, &tot) < 0) {
+			json_decref(g);
+			http_db_error(r, db_last_error());
+			return;
+		}
+		json_object_set_new(g, "item_count", json_integer(db_int(tot, 0, 0)));
+		json_object_set_new(g, "total_value", json_integer(db_int(tot, 0, 1)));
+		json_object_set_new(g, "last_sync_at", time_json(tot, 0, 3));
+		db_result_free(tot);
+	}
+	http_reply_json(r, status, g);
+}
+
+/* Answer 200 with user_id's Member entry in group_id. */
+static void
+reply_member(struct req *r, int64_t group_id, int64_t user_id)
+{
+	struct db_result *members = NULL, *chars = NULL;
+
+	if (store_groups_roster(group_id, user_id, &members, &chars) < 0) {
+		http_db_error(r, db_last_error());
+		return;
+	}
+	if (db_nrows(members) == 1)
+		http_reply_json(r, 200, member_json(members, 0, chars));
+	else
+		http_error(r, 404, NULL, "no such member");
+	db_result_free(members);
+	db_result_free(chars);
+}
+
+/* Answer 200 {"groups": [...]} with the caller's groups. */
+static void
+reply_groups(struct req *r)
+{
+	struct db_result *rows = NULL;
+	json_t *list;
+
+	if (store_groups_list(r->user_id, &rows) < 0) {
+		http_db_error(r, db_last_error());
+		return;
+	}
+	list = json_array();
+	for (int i = 0; i < db_nrows(rows); i++)
+		json_array_append_new(list, group_json(rows, i));
+	db_result_free(rows);
+	http_reply_json(r, 200, json_pack("{s:o}", "groups", list));
+}
+
+/* ---- /api/v1/groups ---- */
+
+static void
+groups_list(struct req *r)
+{
+	if (auth_require(r, AUTH_SESSION | AUTH_TOKEN) < 0)
+		return;
+	reply_groups(r);
+}
+
+static void
+groups_create(struct req *r)
+{
+	static const char *const allowed[] = { "name", "characters", NULL };
+	int64_t ids[MAX_CHARS], group_id;
+	const char *name;
+	json_t *body;
+	int n;
+
+	if (auth_require(r, AUTH_SESSION) < 0)
+		return;
+	body = validate_body(r);
+	if (body == NULL)
+		return;
+	if (validate_keys(r, body, allowed) < 0 ||
+	    validate_string(r, body, "name", 1, 1,
+	    (size_t)worker_config()->max_name_length, &name) < 0 ||
+	    read_characters(r, body, 0, ids, &n) < 0)
+		goto out;
+	if (store_groups_create(r->user_id, name, ids, n, &group_id) < 0)
+		http_db_error(r, db_last_error());
+	else
+		reply_group(r, 201, group_id, 0);
+out:
+	json_decref(body);
+}
+
+static void
+groups_join(struct req *r)
+{
+	static const char *const allowed[] = { "code", "characters", NULL };
+	char code[STORE_GROUPS_CODE_LEN + 1];
+	int64_t ids[MAX_CHARS], group_id = 0;
+	const char *typed;
+	json_t *body;
+	int n, rc;
+
+	if (auth_require(r, AUTH_SESSION) < 0)
+		return;
+	body = validate_body(r);
+	if (body == NULL)
+		return;
+	if (validate_keys(r, body, allowed) < 0 ||
+	    validate_string(r, body, "code", 1, 1, 64, &typed) < 0 ||
+	    read_characters(r, body, 0, ids, &n) < 0)
+		goto out;
+	rc = store_groups_code_normalize(typed, code) < 0 ? STORE_JOIN_NO_CODE :
+	    store_groups_join(code, r->user_id, ids, n, &group_id);
+	switch (rc) {
+	case STORE_JOIN_OK:
+		reply_group(r, 200, group_id, 0);
+		break;
+	case STORE_JOIN_NO_CODE:
+		http_error(r, 404, NULL, "no group has this join code");
+		break;
+	case STORE_JOIN_MEMBER:
+		http_error(r, 409, NULL, "you are already a member of this group");
+		break;
+	case STORE_JOIN_FULL:
+		http_error(r, 422, NULL, "the group is full: its owner's plan allows "
+		    "no more members");
+		break;
+	default:
+		http_db_error(r, db_last_error());
+	}
+out:
+	json_decref(body);
+}
+
+/* ---- /api/v1/groups/{id} ---- */
+
+static void
+group_get(struct req *r)
+{
+	char role[8];
+	int64_t id;
+
+	if (auth_require(r, AUTH_SESSION | AUTH_TOKEN) < 0 || !(id = group_role(r, role)))
+		return;
+	reply_group(r, 200, id, 1);
+}
+
+static void
+group_patch(struct req *r)
+{
+	static const char *const allowed[] = { "name", NULL };
+	const char *name;
+	char role[8];
+	json_t *body;
+	int64_t id;
+	int rc;
+
+	if (auth_require(r, AUTH_SESSION) < 0 || !(id = group_role(r, role)) ||
+	    !need_role(r, role, owner_admin))
+		return;
+	body = validate_body(r);
+	if (body == NULL)
+		return;
+	if (validate_keys(r, body, allowed) < 0 ||
+	    validate_string(r, body, "name", 1, 1,
+	    (size_t)worker_config()->max_name_length, &name) < 0)
+		goto out;
+	rc = store_groups_rename(id, name);
+	if (rc < 0)
+		http_db_error(r, db_last_error());
+	else
+		reply_group(r, 200, id, 0);
+out:
+	json_decref(body);
+}
+
+static void
+group_delete(struct req *r)
+{
+	char role[8];
+	int64_t id;
+
+	if (auth_require(r, AUTH_SESSION) < 0 || !(id = group_role(r, role)) ||
+	    !need_role(r, role, owner_only))
+		return;
+	if (store_groups_delete(id) < 0)
+		http_db_error(r, db_last_error());
+	else
+		http_reply_json(r, 204, NULL);
+}
+
+/* The caller, whose role in group id is role, leaves it. */
+static void
+leave(struct req *r, int64_t id, const char *role)
+{
+	int rc;
+
+	if (strcmp(role, "owner") == 0) {
+		http_error(r, 409, NULL, "the owner must transfer the group before leaving");
+		return;
+	}
+	rc = store_groups_remove(id, r->user_id, 0);
+	if (rc < 0)
+		http_db_error(r, db_last_error());
+	else if (rc == 0)	/* made owner meanwhile */
+		http_error(r, 409, NULL, "the owner must transfer the group before leaving");
+	else
+		http_reply_json(r, 204, NULL);
+}
+
+static void
+group_leave(struct req *r)
+{
+	char role[8];
+	int64_t id;
+
+	if (auth_require(r, AUTH_SESSION) < 0 || !(id = group_role(r, role)))
+		return;
+	leave(r, id, role);
+}
+
+/* ---- roster and members ---- */
+
+static void
+group_roster(struct req *r)
+{
+	struct db_result *members = NULL, *chars = NULL;
+	char role[8];
+	json_t *list;
+	int64_t id;
+
+	if (auth_require(r, AUTH_SESSION | AUTH_TOKEN) < 0 || !(id = group_role(r, role)))
+		return;
+	if (store_groups_roster(id, 0, &members, &chars) < 0) {
+		http_db_error(r, db_last_error());
+		return;
+	}
+	list = json_array();
+	for (int i = 0; i < db_nrows(members); i++)
+		json_array_append_new(list, member_json(members, i, chars));
+	db_result_free(members);
+	db_result_free(chars);
+	http_reply_json(r, 200, json_pack("{s:o}", "members", list));
+}
+
+static void
+members_me_put(struct req *r)
+{
+	static const char *const allowed[] = { "characters", NULL };
+	int64_t ids[MAX_CHARS], id;
+	char role[8];
+	json_t *body;
+	int n, rc;
+
+	if (auth_require(r, AUTH_SESSION) < 0 || !(id = group_role(r, role)))
+		return;
+	body = validate_body(r);
+	if (body == NULL)
+		return;
+	if (validate_keys(r, body, allowed) < 0 || read_characters(r, body, 1, ids, &n) < 0)
+		goto out;
+	rc = store_groups_share(id, r->user_id, ids, n);
+	if (rc < 0)
+		http_db_error(r, db_last_error());
+	else if (rc == 0)	/* removed meanwhile */
+		http_error(r, 404, NULL, "no such group");
+	else
+		reply_member(r, id, r->user_id);
+out:
+	json_decref(body);
+}
+
+static void
+member_patch(struct req *r)
+{
+	static const char *const allowed[] = { "role", NULL };
+	const char *new_role;
+	char role[8];
+	json_t *body;
+	int64_t id, uid;
+	int rc;
+
+	if (auth_require(r, AUTH_SESSION) < 0 || !(id = group_role(r, role)) ||
+	    !need_role(r, role, owner_only))
+		return;
+	body = validate_body(r);
+	if (body == NULL)
+		return;
+	if (validate_keys(r, body, allowed) < 0 ||
+	    validate_string(r, body, "role", 1, 1, 16, &new_role) < 0)
+		goto out;
+	if (strcmp(new_role, "admin") != 0 && strcmp(new_role, "member") != 0) {
+		http_error(r, 422, NULL, "role must be \"admin\" or \"member\"");
+		goto out;
+	}
+	uid = parse_id(r->param[1]);
+	if (uid == r->user_id) {
+		http_error(r, 409, NULL, "the owner's role changes only by a transfer");
+		goto out;
+	}
+	rc = uid ? store_groups_set_role(id, uid, new_role) : 0;
+	if (rc < 0)
+		http_db_error(r, db_last_error());
+	else if (rc == 0)
+		http_error(r, 404, NULL, "no such member");
+	else
+		reply_member(r, id, uid);
+out:
+	json_decref(body);
+}
+
+/*
+ * Remove a member: the owner removes anyone but themselves (409: transfer
+ * first), an admin removes plain members, and anyone may name themselves,
+ * which is leaving.
+ */
+static void
+member_delete(struct req *r)
+{
+	char role[8], target[8];
+	int64_t id, uid;
+	int rc, admin;
+
+	if (auth_require(r, AUTH_SESSION) < 0 || !(id = group_role(r, role)))
+		return;
+	uid = parse_id(r->param[1]);
+	if (uid == r->user_id) {
+		leave(r, id, role);
+		return;
+	}
+	if (!need_role(r, role, owner_admin))
+		return;
+	rc = uid ? store_groups_role(id, uid, target) : 0;
+	if (rc < 0) {
+		http_db_error(r, db_last_error());
+		return;
+	}
+	if (rc == 0) {
+		http_error(r, 404, NULL, "no such member");
+		return;
+	}
+	admin = strcmp(role, "admin") == 0;
+	if (admin && strcmp(target, "member") != 0) {
+		http_error(r, 403, NULL, "admins may remove members only");
+		return;
+	}
+	rc = store_groups_remove(id, uid, admin);
+	if (rc < 0)
+		http_db_error(r, db_last_error());
+	else if (rc == 0)	/* left, or promoted, meanwhile */
+		http_error(r, 409, NULL, "the member changed meanwhile; try again");
+	else
+		http_reply_json(r, 204, NULL);
+}
+
+static void
+group_transfer(struct req *r)
+{
+	static const char *const allowed[] = { "user_id", NULL };
+	json_int_t uid = 0;
+	char role[8];
+	json_t *body;
+	int64_t id;
+
+	if (auth_require(r, AUTH_SESSION) < 0 || !(id = group_role(r, role)) ||
+	    !need_role(r, role, owner_only))
+		return;
+	body = validate_body(r);
+	if (body == NULL)
+		return;
+	if (validate_keys(r, body, allowed) < 0 ||
+	    validate_int(r, body, "user_id", 1, 1, INT64_MAX, &uid) < 0)
+		goto out;
+	switch (store_groups_transfer(id, r->user_id, uid)) {
+	case STORE_TRANSFER_OK:
+		reply_group(r, 200, id, 0);
+		break;
+	case STORE_TRANSFER_NOT_MEMBER:
+		http_error(r, 422, NULL, "user_id must be a member of the group");
+		break;
+	case STORE_TRANSFER_SELF:
+		http_error(r, 409, NULL, "user_id already owns the group");
+		break;
+	case STORE_TRANSFER_NOT_OWNER:
+		http_error(r, 403, NULL, "only the owner may transfer the group");
+		break;
+	default:
+		http_db_error(r, db_last_error());
+	}
+out:
+	json_decref(body);
+}
+
+/* ---- join codes ---- */
+
+static void
+code_get(struct req *r)
+{
+	char role[8], code[STORE_GROUPS_CODE_LEN + 1];
+	int64_t id;
+	int rc;
+
+	if (auth_require(r, AUTH_SESSION | AUTH_TOKEN) < 0 || !(id = group_role(r, role)) ||
+	    !need_role(r, role, owner_admin))
+		return;
+	rc = store_groups_code(id, code);
+	if (rc < 0)
+		http_db_error(r, db_last_error());
+	else if (rc == 0)
+		http_error(r, 404, NULL, "no such group");
+	else
+		http_reply_json(r, 200, json_pack("{s:s}", "join_code", code));
+}
+
+static void
+code_rotate(struct req *r)
+{
+	char role[8], code[STORE_GROUPS_CODE_LEN + 1];
+	int64_t id;
+	int rc;
+
+	if (auth_require(r, AUTH_SESSION) < 0 || !(id = group_role(r, role)) ||
+	    !need_role(r, role, owner_admin))
+		return;
+	rc = store_groups_rotate_code(id, code);
+	if (rc < 0)
+		http_db_error(r, db_last_error());
+	else if (rc == 0)
+		http_error(r, 404, NULL, "no such group");
+	else
+		http_reply_json(r, 200, json_pack("{s:s}", "join_code", code));
+}
+
+/* ---- the plugin's view ---- */
+
+static void
+sync_groups(struct req *r)
+{
+	if (auth_require(r, AUTH_TOKEN | AUTH_SESSION) < 0)
+		return;
+	reply_groups(r);
+}
 
 const struct route routes_groups[] = {
+	{ EVHTTP_REQ_GET, "/api/v1/groups", MAIN, groups_list },
+	{ EVHTTP_REQ_POST, "/api/v1/groups", MAIN, groups_create },
+	{ EVHTTP_REQ_POST, "/api/v1/groups/join", MAIN, groups_join },
+	{ EVHTTP_REQ_GET, "/api/v1/groups/{id}", MAIN, group_get },
+	{ EVHTTP_REQ_PATCH, "/api/v1/groups/{id}", MAIN, group_patch },
+	{ EVHTTP_REQ_DELETE, "/api/v1/groups/{id}", MAIN, group_delete },
+	{ EVHTTP_REQ_POST, "/api/v1/groups/{id}/leave", MAIN, group_leave },
+	{ EVHTTP_REQ_GET, "/api/v1/groups/{id}/roster", MAIN, group_roster },
+	{ EVHTTP_REQ_PUT, "/api/v1/groups/{id}/members/me", MAIN, members_me_put },
+	{ EVHTTP_REQ_PATCH, "/api/v1/groups/{id}/members/{user_id}", MAIN, member_patch },
+	{ EVHTTP_REQ_DELETE, "/api/v1/groups/{id}/members/{user_id}", MAIN, member_delete },
+	{ EVHTTP_REQ_POST, "/api/v1/groups/{id}/transfer", MAIN, group_transfer },
+	{ EVHTTP_REQ_GET, "/api/v1/groups/{id}/join-code", MAIN, code_get },
+	{ EVHTTP_REQ_POST, "/api/v1/groups/{id}/join-code/rotate", MAIN, code_rotate },
+	{ EVHTTP_REQ_GET, "/api/v1/sync/groups", MAIN, sync_groups },
 	{ 0 },
 };
