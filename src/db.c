@@ -227,6 +227,20 @@ db_tx(int (*fn)(void *arg), void *arg)
 	return -1;
 }
 
+int
+db_ping(void)
+{
+	static struct db_stmt *ping;
+	struct db_result *row;
+
+	if (ping == NULL)
+		ping = db_prepare("SELECT 1");
+	if (db_get(ping, NULL, 0, &row) != 1)
+		return -1;
+	db_result_free(row);
+	return 0;
+}
+
 /* ---- results ---- */
 
 struct db_result *

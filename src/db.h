@@ -125,6 +125,8 @@ int db_tx(int (*fn)(void *arg), void *arg);
 /* The running coroutine's session (a static one outside coroutines). */
 struct db_session *db_session_current(void);
 const struct db_error *db_last_error(void);
+/* One round trip to the database (readiness): 0, or -1 (db_last_error()). */
+int db_ping(void);
 /* Set an error by hand (e.g. fn decided to roll back for a reason). */
 void db_set_error(enum db_error_kind kind, const char *code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

@@ -28,25 +28,10 @@ ops_healthz(struct req *r)
 	http_reply_json(r, 200, json_pack("{s:s}", "status", "ok"));
 }
 
-/* One round trip to the database: 0, or -1 (see db_last_error()). */
-static int
-ping_database(void)
-{
-	static struct db_stmt *ping;
-	struct db_result *row = NULL;
-
-	if (ping == NULL)
-		ping = db_prepare("SELECT 1");
-	if (db_get(ping, NULL, 0, &row) != 1)
-		return -1;
-	db_result_free(row);
-	return 0;
-}
-
 static void
 ops_readyz(struct req *r)
 {
-	if (ping_database() < 0) {
+	if (db_ping() < 0) {
 		log_warn("readiness check failed: %s", db_last_error()->message);
 		http_error(r, 503, NULL, "database unavailable");
 		return;
@@ -192,7 +177,7 @@ ops_dev_sleep(struct req *r)
 	evtimer_add(ev, &tv);
 	coro_yield();
 	event_free(ev);
-	if (ping_database() < 0) {
+	if (db_ping() < 0) {
 		http_db_error(r, db_last_error());
 		return;
 	}
