@@ -1,12 +1,19 @@
 /*
  * store_vault.c -- the vault queries.
  *
- * One grouped subquery (VAULT_ITEMS) is the vault: the group's shared
- * characters (group_characters primary key), their items (container_items
- * primary key, one range per character), the current snapshot's price and
- * name (catalog_items primary key), filtered by container and name before
- * the GROUP BY and summed per item id.  Totals and pages both read it, so
- * they always agree on what matches.
+ * One subquery (VAULT_ITEMS) is the vault: the group's shared characters
+ * (group_characters primary key) and their items (container_items primary
+ * key, one range per character), filtered by container and summed per item
+ * id; only then joined to the current snapshot's price and name
+ * (catalog_items primary key), once per distinct item rather than once per
+ * row, and filtered by name.  Totals and pages both read it, so they always
+ * agree on what matches.
+ *
+ * A page also carries the totals over every match (window functions over
+ * the whole vault, before the cursor and LIMIT apply) and the catalog
+ * version, so the usual answer is one statement and one snapshot of the
+ * data; store_vault_totals() is for the rest (an empty page, the group
+ * summary).
  *
  * A page orders that subquery by (key, id), keeps the rows after the
  * cursor and applies LIMIT; only then, in an outer query over at most
@@ -39,17 +46,18 @@
 	"'seed_vault', 'rune_pouch', 'quiver', 'looting_bag')"
 
 #define VAULT_ITEMS(SNAME) \
-	"(SELECT ci.item_id AS id, ca.name AS name, SUM(ci.qty) AS qty, " \
+	"(SELECT a.id AS id, ca.name AS name, a.qty AS qty, " \
 	"COALESCE(ca.price, 0) AS unit_price, " \
-	"SUM(ci.qty) * COALESCE(ca.price, 0) AS value, " SNAME " AS sname " \
+	"a.qty * COALESCE(ca.price, 0) AS value, " SNAME " AS sname " \
+	"FROM (SELECT ci.item_id AS id, SUM(ci.qty) AS qty " \
 	"FROM group_characters gc " \
 	"JOIN container_items ci ON ci.character_id = gc.character_id " \
-	"LEFT JOIN catalog_items ca ON ca.snapshot_id = " CURRENT_SNAPSHOT \
-	" AND ca.item_id = ci.item_id " \
 	"WHERE gc.group_id = $1 " \
 	"AND (CAST($2 AS TEXT) IS NULL OR ci.container = $2) " \
-	"AND (CAST($3 AS TEXT) IS NULL OR lower(ca.name) LIKE lower($3) ESCAPE '\\') " \
-	"GROUP BY ci.item_id, ca.name, ca.price)"
+	"GROUP BY ci.item_id) a " \
+	"LEFT JOIN catalog_items ca ON ca.snapshot_id = " CURRENT_SNAPSHOT \
+	" AND ca.item_id = a.id " \
+	"WHERE CAST($3 AS TEXT) IS NULL OR lower(ca.name) LIKE lower($3) ESCAPE '\\')"
 
 #define LITE_ITEMS	VAULT_ITEMS("lower(COALESCE(ca.name, ''))")
 #define PG_ITEMS	VAULT_ITEMS("lower(COALESCE(ca.name, '')) COLLATE \"C\"")
@@ -66,7 +74,9 @@
 
 #define PAGE_SQL(ITEMS, HOLDERS, KEY, CMP, DIR) \
 	"SELECT t.id, t.name, t.qty, t.unit_price, t.value, t.sname, " HOLDERS \
-	" FROM (SELECT p.* FROM " ITEMS " p " \
+	", t.n_all, t.v_all, (SELECT version FROM catalog_snapshots WHERE is_current)" \
+	" FROM (SELECT p.* FROM (SELECT i.*, COUNT(*) OVER () AS n_all, " \
+	"SUM(i.value) OVER () AS v_all FROM " ITEMS " i) p " \
 	"WHERE CAST($5 AS BIGINT) IS NULL OR p." KEY " " CMP " $4 " \
 	"OR (p." KEY " = $4 AND p.id > $5) " \
 	"ORDER BY p." KEY " " DIR ", p.id LIMIT $6) t " \

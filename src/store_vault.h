@@ -50,10 +50,14 @@ int store_vault_totals(int64_t group_id, const char *container, const char *q,
 
 /*
  * One page in the requested order, up to vq->limit rows:
- *	id, name, qty, unit_price, value, sort_name, holders
+ *	id, name, qty, unit_price, value, sort_name, holders,
+ *	item_count, total_value, catalog_version
  * holders is a JSON array text of {"character", "container", "qty"} (in no
  * particular order; the caller sorts), within the container filter.
- * sort_name is the name key a cursor carries.  0 or -1.
+ * sort_name is the name key a cursor carries.  The last three are the same
+ * on every row: item_count and total_value cover every matching item, not
+ * just the page.  An empty page has no row to carry them: ask
+ * store_vault_totals() then.  0 or -1.
  */
 int store_vault_page(const struct vault_query *vq, struct db_result **rows);
 

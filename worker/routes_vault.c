@@ -25,7 +25,8 @@
  *
  * The page is fetched with limit + 1 rows: the extra row only tells
  * whether a next page exists.  total_value and item_count come from one
- * more query over every matching item (store_vault_totals).
+ * window over every matching item in the same statement (store_vault_page;
+ * store_vault_totals only when the page is empty).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -323,29 +324,43 @@ reply_vault(struct req *r, int64_t id)
 	struct vault_query vq = { .group_id = id };
 	struct db_result *tot = NULL, *rows = NULL;
 	char cursor_buf[PLAIN_MAX + 1];
-	json_t *items, *next;
+	json_t *items, *next, *version;
+	int64_t count, value;
 	int n;
 
 	if (parse_query(r, &vq, cursor_buf, sizeof(cursor_buf)) < 0)
 		return;
 	vq.limit++;		/* one more: is there a next page? */
-	if (store_vault_totals(id, vq.container, vq.q, &tot) < 0 ||
-	    store_vault_page(&vq, &rows) < 0) {
-		db_result_free(tot);
+	if (store_vault_page(&vq, &rows) < 0) {
 		http_db_error(r, db_last_error());
 		return;
 	}
 	vq.limit--;
 	n = db_nrows(rows);
+	if (n > 0) {
+		/* Every row carries the totals over all matches. */
+		count = db_int(rows, 0, 7);
+		value = db_int(rows, 0, 8);
+		version = text_json(rows, 0, 9);
+	} else {
+		if (store_vault_totals(id, vq.container, vq.q, &tot) < 0) {
+			db_result_free(rows);
+			http_db_error(r, db_last_error());
+			return;
+		}
+		count = db_int(tot, 0, 0);
+		value = db_int(tot, 0, 1);
+		version = text_json(tot, 0, 2);
+	}
 	items = json_array();
 	for (int i = 0; i < n && i < vq.limit; i++)
 		json_array_append_new(items, item_json(rows, i));
 	next = n > vq.limit ? cursor_json(&vq, rows, vq.limit - 1) : json_null();
 	http_reply_json(r, 200, json_pack("{s:I,s:o,s:I,s:I,s:o,s:o}",
 	    "group_id", (json_int_t)id,
-	    "catalog_version", text_json(tot, 0, 2),
-	    "total_value", (json_int_t)db_int(tot, 0, 1),
-	    "item_count", (json_int_t)db_int(tot, 0, 0),
+	    "catalog_version", version,
+	    "total_value", (json_int_t)value,
+	    "item_count", (json_int_t)count,
 	    "items", items,
 	    "next_cursor", next));
 	db_result_free(tot);
