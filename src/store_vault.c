@@ -16,11 +16,9 @@
  * summary).
  *
  * A page orders that subquery by (key, id), keeps the rows after the
- * cursor and applies LIMIT; only then, in an outer query over at most
- * `limit` rows, are the holders of each item gathered (JSON, by a
- * correlated subquery: shared characters x 8 containers of point lookups
- * on the container_items primary key).  Gathering them inside the grouped
- * query would build JSON for every item of the vault on every page.
+ * cursor and applies LIMIT; only then are the holders of the page's items
+ * gathered (JSON, see HOLDERS).  Gathering them inside the grouped query
+ * would build JSON for every item of the vault on every page.
  *
  * The sort key and direction cannot be parameters, so each of the eight
  * (key, direction) pairs is its own statement, spelled out at compile time
@@ -62,24 +60,35 @@
 #define LITE_ITEMS	VAULT_ITEMS("lower(COALESCE(ca.name, ''))")
 #define PG_ITEMS	VAULT_ITEMS("lower(COALESCE(ca.name, '')) COLLATE \"C\"")
 
-#define HOLDERS_FROM \
-	"FROM group_characters hg JOIN characters hc ON hc.id = hg.character_id " \
+/*
+ * The holders of a page's items come from one grouped join over the
+ * group's item rows, restricted to the page's ids, rather than one
+ * correlated lookup per item: PostgreSQL pays dearly per index probe (and
+ * planned the per-item join with a scan of characters), and the rows are
+ * the same ones the vault sum just read.
+ */
+#define HOLDERS(AGG) \
+	"(SELECT h.item_id AS id, " AGG " AS holders " \
+	"FROM group_characters hg " \
+	"JOIN characters hc ON hc.id = hg.character_id " \
 	"JOIN container_items h ON h.character_id = hg.character_id " \
-	"AND h.container IN " CONTAINERS " AND h.item_id = t.id " \
-	"WHERE hg.group_id = $1 AND (CAST($2 AS TEXT) IS NULL OR h.container = $2))"
-#define LITE_HOLDERS "(SELECT json_group_array(json_object('character', hc.name, " \
-	"'container', h.container, 'qty', h.qty)) " HOLDERS_FROM
-#define PG_HOLDERS "(SELECT json_agg(json_build_object('character', hc.name, " \
-	"'container', h.container, 'qty', h.qty)) " HOLDERS_FROM
+	"WHERE hg.group_id = $1 AND (CAST($2 AS TEXT) IS NULL OR h.container = $2) " \
+	"AND h.item_id IN (SELECT id FROM page) " \
+	"GROUP BY h.item_id)"
+#define LITE_HOLDERS HOLDERS("json_group_array(json_object('character', hc.name, " \
+	"'container', h.container, 'qty', h.qty))")
+#define PG_HOLDERS HOLDERS("json_agg(json_build_object('character', hc.name, " \
+	"'container', h.container, 'qty', h.qty))")
 
 #define PAGE_SQL(ITEMS, HOLDERS, KEY, CMP, DIR) \
-	"SELECT t.id, t.name, t.qty, t.unit_price, t.value, t.sname, " HOLDERS \
-	", t.n_all, t.v_all, (SELECT version FROM catalog_snapshots WHERE is_current)" \
-	" FROM (SELECT p.* FROM (SELECT i.*, COUNT(*) OVER () AS n_all, " \
+	"WITH page AS (SELECT p.* FROM (SELECT i.*, COUNT(*) OVER () AS n_all, " \
 	"SUM(i.value) OVER () AS v_all FROM " ITEMS " i) p " \
 	"WHERE CAST($5 AS BIGINT) IS NULL OR p." KEY " " CMP " $4 " \
 	"OR (p." KEY " = $4 AND p.id > $5) " \
-	"ORDER BY p." KEY " " DIR ", p.id LIMIT $6) t " \
+	"ORDER BY p." KEY " " DIR ", p.id LIMIT $6) " \
+	"SELECT t.id, t.name, t.qty, t.unit_price, t.value, t.sname, hl.holders, " \
+	"t.n_all, t.v_all, (SELECT version FROM catalog_snapshots WHERE is_current) " \
+	"FROM page t LEFT JOIN " HOLDERS " hl ON hl.id = t.id " \
 	"ORDER BY t." KEY " " DIR ", t.id"
 
 #define PAGE_PAIR(KEY, CMP, DIR) \
