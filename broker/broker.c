@@ -406,7 +406,8 @@ handle_query(struct client *c, const struct proto_frame *f)
 		client_violation(c, f, "malformed QUERY");
 		return;
 	}
-	if ((flags & ~PQF_SCRIPT) || ((flags & PQF_SCRIPT) && n > 0)) {
+	if ((flags & ~(PQF_SCRIPT | PQF_CUSTOM_PLAN)) ||
+	    ((flags & PQF_SCRIPT) && (n > 0 || (flags & PQF_CUSTOM_PLAN)))) {
 		client_violation(c, f, "bad QUERY flags");
 		return;
 	}

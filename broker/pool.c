@@ -612,7 +612,7 @@ job_done(struct pconn *pc)
 	switch (j->kind) {
 	case JOB_QUERY:
 		b->st.statements_total++;
-		if (!ok && !(j->flags & PQF_SCRIPT))
+		if (!ok && !(j->flags & (PQF_SCRIPT | PQF_CUSTOM_PLAN)))
 			note_stale(pc, j, res);
 		reply_result(p, j, res);
 		log_debug("server connection %" PRIu64 ": statement done (%s)",
@@ -808,6 +808,9 @@ conn_start(struct pconn *pc, struct job *j)
 		    pc->serial, j->sql);
 		if (j->flags & PQF_SCRIPT)
 			conn_sent(pc, PQsendQuery(pc->pg, j->sql), ST_EXEC);
+		else if (j->flags & PQF_CUSTOM_PLAN)
+			conn_sent(pc, PQsendQueryParams(pc->pg, j->sql, j->nparams,
+			    NULL, j->params, NULL, NULL, 0), ST_EXEC);
 		else
 			query_continue(pc);
 		break;

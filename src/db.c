@@ -46,15 +46,22 @@ db_engine_name(void)
 }
 
 struct db_stmt *
-db_prepare_dual(const char *sqlite_sql, const char *postgres_sql)
+db_prepare_opts(const char *sqlite_sql, const char *postgres_sql, int flags)
 {
 	struct db_stmt *st = xcalloc(1, sizeof(*st));
 
 	st->sql[ENGINE_SQLITE] = sqlite_sql;
 	st->sql[ENGINE_POSTGRES] = postgres_sql;
+	st->flags = flags;
 	st->next = all_stmts;
 	all_stmts = st;
 	return st;
+}
+
+struct db_stmt *
+db_prepare_dual(const char *sqlite_sql, const char *postgres_sql)
+{
+	return db_prepare_opts(sqlite_sql, postgres_sql, 0);
 }
 
 struct db_stmt *

@@ -110,6 +110,17 @@ const char *db_engine_name(void);
 struct db_stmt *db_prepare(const char *sql);
 struct db_stmt *db_prepare_dual(const char *sqlite_sql, const char *postgres_sql);
 
+/*
+ * DB_CUSTOM_PLAN: on PostgreSQL, plan the statement with its actual
+ * parameters on every call instead of reusing a prepared statement's plan.
+ * For the few queries whose good plan depends on the values (PostgreSQL
+ * switches a prepared statement to a generic plan after five runs, and a
+ * generic plan cannot know that, say, a LIMIT is small).  No effect on
+ * SQLite.
+ */
+#define DB_CUSTOM_PLAN	0x01
+struct db_stmt *db_prepare_opts(const char *sqlite_sql, const char *postgres_sql, int flags);
+
 /* 1 and *row (free it) / 0 when there is no row / -1 on error. */
 int db_get(struct db_stmt *st, const struct db_value *p, int n, struct db_result **row);
 /* 0 and *rows (possibly empty; free it) / -1 on error. */

@@ -175,7 +175,8 @@ pg_query(struct db_session *s, struct db_stmt *st, const struct db_value *p,
 		db_error_set(s, DBE_MISUSE, "", "too many parameters (%d)", n);
 		return -1;
 	}
-	return send_query(s, st->sql[ENGINE_POSTGRES], 0, p, n, out);
+	return send_query(s, st->sql[ENGINE_POSTGRES],
+	    (st->flags & DB_CUSTOM_PLAN) ? PQF_CUSTOM_PLAN : 0, p, n, out);
 }
 
 static int

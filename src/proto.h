@@ -26,7 +26,12 @@
  *  HELLO      w->b  u32 version, u32 worker pid
  *  HELLO_OK   b->w  u32 version, u8 engine (enum db_engine)
  *  QUERY      w->b  u64 lease (0: borrow any idle connection), u8 flags
- *                   (PQF_*), str sql, u16 nparams, nparams cells
+ *                   (PQF_*), str sql, u16 nparams, nparams cells.  Without
+ *                   flags the statement is prepared once per server
+ *                   connection and reused; PQF_CUSTOM_PLAN sends it
+ *                   unnamed instead, so PostgreSQL plans it with the actual
+ *                   parameters every time (for queries whose best plan
+ *                   depends on them, where a cached generic plan is slow)
  *  RESULT     b->w  u64 rows changed, u16 ncols, ncols x (str name,
  *                   u32 type oid), u32 nrows, nrows*ncols cells (row-major)
  *  ERROR      b->w  u8 kind (enum proto_err), str sqlstate ("" if none),
@@ -68,6 +73,7 @@ enum proto_type {
 
 /* QUERY flags */
 #define PQF_SCRIPT	0x01	/* simple-protocol script: no params, not prepared */
+#define PQF_CUSTOM_PLAN	0x02	/* unnamed statement, planned for these very values */
 
 enum proto_err {
 	PE_SQL = 1,		/* the server rejected the statement; sqlstate set */

@@ -202,7 +202,7 @@ teardown(void)
 /* ---- statements used by the tests ---- */
 
 static struct db_stmt *ins, *get_kv, *all_kv, *count_kv, *count_mark, *upd, *ret,
-	*order, *boolq;
+	*order, *boolq, *custom;
 
 static void
 prepare_all(void)
@@ -216,6 +216,8 @@ prepare_all(void)
 	ret = db_prepare("INSERT INTO kv (k, v) VALUES ($1, $2) RETURNING k, v");
 	order = db_prepare("SELECT CAST($2 AS TEXT) || CAST($1 AS TEXT)");
 	boolq = db_prepare("SELECT CAST($1 AS BOOLEAN), CAST($2 AS BOOLEAN)");
+	custom = db_prepare_opts("SELECT k FROM kv WHERE v >= $1 ORDER BY k",
+	    "SELECT k FROM kv WHERE v >= $1 ORDER BY k", DB_CUSTOM_PLAN);
 }
 
 static int64_t
@@ -301,6 +303,14 @@ contracts_body(int i)
 	CHECK(db_bool(r, 0, 0) == 1);
 	CHECK(db_bool(r, 0, 1) == 0);
 	db_result_free(r);
+
+	/* a statement planned per call answers like any other, every time */
+	for (int k = 0; k < 7; k++) {
+		CHECK_EQ_INT(db_all(custom, pge, 1, &r), 0);
+		CHECK_EQ_INT(db_nrows(r), 3);
+		CHECK_EQ_STR(db_text(r, 2, 0), "r");
+		db_result_free(r);
+	}
 
 	/* errors carry a kind and never crash */
 	p3[0] = DB_TEXT("a");
