@@ -1,8 +1,10 @@
 /*
  * http.c -- answering requests: JSON bodies and the SPEC's error shape.
  */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <event2/buffer.h>
@@ -145,4 +147,27 @@ const char *
 http_query(struct req *r, const char *name)
 {
 	return evhttp_find_header(&r->query, name);
+}
+
+json_t *
+http_json_time(const struct db_result *r, int row, int col)
+{
+	char buf[40];
+
+	if (db_isnull(r, row, col))
+		return json_null();
+	return json_string(db_time(r, row, col, buf, sizeof(buf)));
+}
+
+int64_t
+http_path_id(const char *s)
+{
+	char *end;
+	long long v;
+
+	if (s == NULL || *s < '1' || *s > '9')
+		return 0;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	return errno || *end ? 0 : (int64_t)v;
 }

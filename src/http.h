@@ -61,6 +61,13 @@ void http_db_error(struct req *r, const struct db_error *e);
 /* The standard code for an error status ("not_found" for 404...). */
 const char *http_error_code(int status);
 
+/* A timestamp cell as an RFC 3339 UTC JSON string, or null. */
+json_t *http_json_time(const struct db_result *r, int row, int col);
+
+/* A positive decimal id from a path segment, or 0 when it is not one (the
+ * caller answers 404: an id that cannot exist is simply not found). */
+int64_t http_path_id(const char *s);
+
 /* A query-string parameter, or NULL. */
 const char *http_query(struct req *r, const char *name);
 

@@ -31,36 +31,12 @@
 #define FEED_MAX 200
 #define CURSOR_PREFIX "a"
 
-static json_t *
-time_json(const struct db_result *row, int i, int col)
-{
-	char buf[TIME_BUF];
-
-	if (db_isnull(row, i, col))
-		return json_null();
-	return json_string(db_time(row, i, col, buf, sizeof(buf)));
-}
-
-/* A positive decimal from s (a path segment or a cursor), or 0. */
-static int64_t
-parse_id(const char *s)
-{
-	char *end;
-	long long v;
-
-	if (s == NULL || *s < '1' || *s > '9')
-		return 0;
-	errno = 0;
-	v = strtoll(s, &end, 10);
-	return errno || *end ? 0 : (int64_t)v;
-}
-
 /* The group of path parameter 0, if the caller belongs to it; answers 404
  * (or the database error) itself.  The group id, or 0. */
 static int64_t
 my_group(struct req *r)
 {
-	int64_t id = parse_id(r->param[0]);
+	int64_t id = http_path_id(r->param[0]);
 	char role[8];
 	int rc = id ? store_groups_role(id, r->user_id, role) : 0;
 
@@ -84,7 +60,7 @@ activity_json(const struct db_result *rows, int i)
 	    "character", db_isnull(rows, i, 2) ? json_null() : json_string(db_text(rows, i, 2)),
 	    "user_id", db_isnull(rows, i, 3) ? json_null() : json_integer(db_int(rows, i, 3)),
 	    "data", data ? data : json_object(),
-	    "created_at", time_json(rows, i, 5));
+	    "created_at", http_json_time(rows, i, 5));
 }
 
 static void
@@ -99,7 +75,7 @@ feed(struct req *r)
 	if (auth_require(r, AUTH_SESSION | AUTH_TOKEN) < 0)
 		return;
 	if (limit_s != NULL) {
-		limit = parse_id(limit_s);
+		limit = http_path_id(limit_s);
 		if (limit < 1 || limit > FEED_MAX) {
 			http_error(r, 400, NULL, "limit must be an integer from 1 to %d", FEED_MAX);
 			return;
@@ -107,7 +83,7 @@ feed(struct req *r)
 	}
 	if (cursor != NULL && *cursor != '\0') {
 		before = strncmp(cursor, CURSOR_PREFIX, strlen(CURSOR_PREFIX)) == 0 ?
-		    parse_id(cursor + strlen(CURSOR_PREFIX)) : 0;
+		    http_path_id(cursor + strlen(CURSOR_PREFIX)) : 0;
 		if (before == 0) {
 			http_error(r, 400, NULL, "cursor is not one this server gave");
 			return;
@@ -147,7 +123,7 @@ member_skills(struct req *r)
 		return;
 	if ((group_id = my_group(r)) == 0)
 		return;
-	user_id = parse_id(r->param[1]);
+	user_id = http_path_id(r->param[1]);
 	rc = user_id ? store_groups_role(group_id, user_id, role) : 0;
 	if (rc < 0) {
 		http_db_error(r, db_last_error());

@@ -39,19 +39,7 @@
 #include "routes.h"
 #include "worker.h"
 
-#define TIME_BUF	40
 #define MAX_CHARS	50	/* characters named in one request */
-
-/* A time column as RFC 3339 text, or JSON null. */
-static json_t *
-time_json(const struct db_result *rows, int i, int col)
-{
-	char buf[TIME_BUF];
-
-	if (db_isnull(rows, i, col))
-		return json_null();
-	return json_string(db_time(rows, i, col, buf, sizeof(buf)));
-}
 
 /* The SPEC's Group from row i of a store_groups Group result; join_code
  * only for owner and admins. */
@@ -65,7 +53,7 @@ group_json(const struct db_result *rows, int i)
 	    "owner_id", (json_int_t)db_int(rows, i, 2),
 	    "role", role,
 	    "member_count", (json_int_t)db_int(rows, i, 4),
-	    "created_at", time_json(rows, i, 5));
+	    "created_at", http_json_time(rows, i, 5));
 
 	if (strcmp(role, "member") != 0)
 		json_object_set_new(g, "join_code", json_string(db_text(rows, i, 6)));
@@ -83,27 +71,13 @@ member_json(const struct db_result *members, int i, const struct db_result *char
 		if (db_int(chars, j, 0) == uid)
 			json_array_append_new(list, json_pack("{s:s,s:o}",
 			    "name", db_text(chars, j, 1),
-			    "last_sync_at", time_json(chars, j, 2)));
+			    "last_sync_at", http_json_time(chars, j, 2)));
 	return json_pack("{s:I,s:s,s:s,s:o,s:o}",
 	    "user_id", (json_int_t)uid,
 	    "display_name", db_text(members, i, 1),
 	    "role", db_text(members, i, 2),
-	    "joined_at", time_json(members, i, 3),
+	    "joined_at", http_json_time(members, i, 3),
 	    "characters", list);
-}
-
-/* A positive decimal id from a path segment, or 0 (then 404). */
-static int64_t
-parse_id(const char *s)
-{
-	char *end;
-	long long v;
-
-	if (s == NULL || *s < '1' || *s > '9')
-		return 0;
-	errno = 0;
-	v = strtoll(s, &end, 10);
-	return errno || *end ? 0 : (int64_t)v;
 }
 
 /*
@@ -114,7 +88,7 @@ parse_id(const char *s)
 static int64_t
 group_role(struct req *r, char role[8])
 {
-	int64_t id = parse_id(r->param[0]);
+	int64_t id = http_path_id(r->param[0]);
 	int rc = id ? store_groups_role(id, r->user_id, role) : 0;
 
 	if (rc < 0)
@@ -209,7 +183,7 @@ reply_group(struct req *r, int status, int64_t group_id, int extra)
 		}
 		json_object_set_new(g, "item_count", json_integer(db_int(tot, 0, 0)));
 		json_object_set_new(g, "total_value", json_integer(db_int(tot, 0, 1)));
-		json_object_set_new(g, "last_sync_at", time_json(tot, 0, 3));
+		json_object_set_new(g, "last_sync_at", http_json_time(tot, 0, 3));
 		db_result_free(tot);
 	}
 	http_reply_json(r, status, g);
@@ -491,7 +465,7 @@ member_patch(struct req *r)
 		http_error(r, 422, NULL, "role must be \"admin\" or \"member\"");
 		goto out;
 	}
-	uid = parse_id(r->param[1]);
+	uid = http_path_id(r->param[1]);
 	if (uid == r->user_id) {
 		http_error(r, 409, NULL, "the owner's role changes only by a transfer");
 		goto out;
@@ -521,7 +495,7 @@ member_delete(struct req *r)
 
 	if (auth_require(r, AUTH_SESSION) < 0 || !(id = group_role(r, role)))
 		return;
-	uid = parse_id(r->param[1]);
+	uid = http_path_id(r->param[1]);
 	if (uid == r->user_id) {
 		leave(r, id, role);
 		return;

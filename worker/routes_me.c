@@ -28,18 +28,6 @@
 #include "routes.h"
 #include "worker.h"
 
-#define TIME_BUF 40
-
-/* A time column as RFC 3339 text, or JSON null. */
-static json_t *
-time_json(const struct db_result *row, int i, int col)
-{
-	char buf[TIME_BUF];
-
-	if (db_isnull(row, i, col))
-		return json_null();
-	return json_string(db_time(row, i, col, buf, sizeof(buf)));
-}
 
 /* The SPEC's User from store_users_get's row; csrf_token when present. */
 static json_t *
@@ -49,7 +37,7 @@ user_json(const struct db_result *row)
 	    "id", (json_int_t)db_int(row, 0, 0),
 	    "login", db_text(row, 0, 1),
 	    "display_name", db_text(row, 0, 2),
-	    "created_at", time_json(row, 0, 3),
+	    "created_at", http_json_time(row, 0, 3),
 	    "plan", db_text(row, 0, 4));
 
 	if (!db_isnull(row, 0, 5))
@@ -64,8 +52,8 @@ token_json(const struct db_result *rows, int i)
 	return json_pack("{s:I,s:s,s:o,s:o}",
 	    "id", (json_int_t)db_int(rows, i, 0),
 	    "label", db_text(rows, i, 1),
-	    "created_at", time_json(rows, i, 2),
-	    "last_used_at", time_json(rows, i, 3));
+	    "created_at", http_json_time(rows, i, 2),
+	    "last_used_at", http_json_time(rows, i, 3));
 }
 
 /* A session from row i of store_sessions_list; current marks the
@@ -77,24 +65,10 @@ session_json(const struct db_result *rows, int i, int64_t current)
 
 	return json_pack("{s:I,s:o,s:o,s:o,s:b}",
 	    "id", (json_int_t)db_int(rows, i, 0),
-	    "created_at", time_json(rows, i, 1),
-	    "last_seen_at", time_json(rows, i, 2),
+	    "created_at", http_json_time(rows, i, 1),
+	    "last_seen_at", http_json_time(rows, i, 2),
 	    "user_agent", ua ? json_string(ua) : json_null(),
 	    "current", db_int(rows, i, 0) == current);
-}
-
-/* A positive decimal id from a path segment, or 0 (then 404). */
-static int64_t
-parse_id(const char *s)
-{
-	char *end;
-	long long v;
-
-	if (s == NULL || *s < '1' || *s > '9')
-		return 0;
-	errno = 0;
-	v = strtoll(s, &end, 10);
-	return errno || *end ? 0 : (int64_t)v;
 }
 
 /* Answer 200 with the caller's User. */
@@ -224,7 +198,7 @@ tokens_delete(struct req *r)
 
 	if (auth_require(r, AUTH_SESSION) < 0)
 		return;
-	id = parse_id(r->param[0]);
+	id = http_path_id(r->param[0]);
 	rc = id ? store_tokens_revoke(r->user_id, id) : 0;
 	if (rc < 0)
 		http_db_error(r, db_last_error());
@@ -261,7 +235,7 @@ sessions_delete(struct req *r)
 
 	if (auth_require(r, AUTH_SESSION) < 0)
 		return;
-	id = parse_id(r->param[0]);
+	id = http_path_id(r->param[0]);
 	rc = id ? store_sessions_delete(r->user_id, id) : 0;
 	if (rc < 0) {
 		http_db_error(r, db_last_error());

@@ -38,7 +38,6 @@
 #include "routes.h"
 #include "worker.h"
 
-#define TIME_BUF 40
 #define SEQ_MAX INT64_MAX
 #define EVENTS_MAX 50			/* events in one activity POST */
 #define EVENT_DATA_MAX 4096		/* bytes of one event's data, compact JSON */
@@ -50,16 +49,6 @@
 
 /* ---- JSON shapes ---- */
 
-static json_t *
-time_json(const struct db_result *row, int i, int col)
-{
-	char buf[TIME_BUF];
-
-	if (db_isnull(row, i, col))
-		return json_null();
-	return json_string(db_time(row, i, col, buf, sizeof(buf)));
-}
-
 /* The SPEC's Character from row i (STORE_CHARACTER columns). */
 static json_t *
 character_json(const struct db_result *rows, int i)
@@ -67,8 +56,8 @@ character_json(const struct db_result *rows, int i)
 	return json_pack("{s:I,s:s,s:o,s:o}",
 	    "id", (json_int_t)db_int(rows, i, 0),
 	    "name", db_text(rows, i, 1),
-	    "created_at", time_json(rows, i, 2),
-	    "last_sync_at", time_json(rows, i, 3));
+	    "created_at", http_json_time(rows, i, 2),
+	    "last_sync_at", http_json_time(rows, i, 3));
 }
 
 /* The answer to a container update. */
@@ -443,7 +432,7 @@ container_get(struct req *r)
 			    "qty", (json_int_t)db_int(rows, i, 3)));
 	out = json_pack("{s:s,s:I,s:o,s:o}", "container", store_containers_names[ci],
 	    "seq", (json_int_t)db_int(rows, 0, 0), "items", items,
-	    "updated_at", time_json(rows, 0, 1));
+	    "updated_at", http_json_time(rows, 0, 1));
 	db_result_free(rows);
 	http_reply_json(r, 200, out);
 }

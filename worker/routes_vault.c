@@ -42,7 +42,6 @@
 #include "router.h"
 #include "routes.h"
 
-#define TIME_BUF	40
 #define LIMIT_DEFAULT	100
 #define LIMIT_MAX	500
 /* A cursor's plain text: sort, order, id and a key of at most 255 code
@@ -53,16 +52,6 @@
 static const char *const sort_names[] = { "value", "qty", "name", "id" };
 static const char *const containers[] = { "inventory", "equipment", "bank",
 	"group_storage", "seed_vault", "rune_pouch", "quiver", "looting_bag" };
-
-static json_t *
-time_json(const struct db_result *rows, int i, int col)
-{
-	char buf[TIME_BUF];
-
-	if (db_isnull(rows, i, col))
-		return json_null();
-	return json_string(db_time(rows, i, col, buf, sizeof(buf)));
-}
 
 static json_t *
 text_json(const struct db_result *rows, int i, int col)
@@ -403,7 +392,7 @@ vault_item(struct req *r)
 		    "user_id", (json_int_t)db_int(holders, i, 1),
 		    "container", db_text(holders, i, 2),
 		    "qty", (json_int_t)db_int(holders, i, 3),
-		    "held_since", time_json(holders, i, 4)));
+		    "held_since", http_json_time(holders, i, 4)));
 	}
 	price = db_int(item, 0, 1);
 	http_reply_json(r, 200, json_pack("{s:I,s:o,s:I,s:o,s:I,s:I,s:I,s:o}",
