@@ -18,6 +18,7 @@
 #include "../src/store_sessions.h"
 #include "../src/store_tokens.h"
 #include "../src/util.h"
+#include "../src/store_groups.h"
 #include "auth.h"
 #include "worker.h"
 
@@ -236,4 +237,18 @@ auth_require_ops(struct req *r)
 		return -1;
 	}
 	return 0;
+}
+
+int64_t
+auth_group_member(struct req *r, char role[8])
+{
+	int64_t id = http_path_id(r->param[0]);
+	char mine[8];
+	int rc = id ? store_groups_role(id, r->user_id, role ? role : mine) : 0;
+
+	if (rc < 0)
+		http_db_error(r, db_last_error());
+	else if (rc == 0)
+		http_error(r, 404, NULL, "no such group");
+	return rc == 1 ? id : 0;
 }

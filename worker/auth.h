@@ -55,4 +55,13 @@ void auth_clear_cookies(struct req *r);
  * absent or longer than len - 1. */
 int auth_cookie(struct req *r, const char *name, char *buf, size_t len);
 
+/*
+ * After auth_require: the group named by r->param[0] if the caller belongs
+ * to it, with the caller's role ("owner", "admin", "member") in role when
+ * role is not NULL.  Returns the group id, or 0 after answering: 404 for
+ * a group that does not exist and for one the caller is not in alike, so
+ * nobody can probe which ids exist.
+ */
+int64_t auth_group_member(struct req *r, char role[8]);
+
 #endif

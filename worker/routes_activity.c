@@ -31,22 +31,6 @@
 #define FEED_MAX 200
 #define CURSOR_PREFIX "a"
 
-/* The group of path parameter 0, if the caller belongs to it; answers 404
- * (or the database error) itself.  The group id, or 0. */
-static int64_t
-my_group(struct req *r)
-{
-	int64_t id = http_path_id(r->param[0]);
-	char role[8];
-	int rc = id ? store_groups_role(id, r->user_id, role) : 0;
-
-	if (rc < 0)
-		http_db_error(r, db_last_error());
-	else if (rc == 0)
-		http_error(r, 404, NULL, "no such group");
-	return rc == 1 ? id : 0;
-}
-
 /* One feed entry from row i of store_activity_page. */
 static json_t *
 activity_json(const struct db_result *rows, int i)
@@ -89,7 +73,7 @@ feed(struct req *r)
 			return;
 		}
 	}
-	if ((group_id = my_group(r)) == 0)
+	if ((group_id = auth_group_member(r, NULL)) == 0)
 		return;
 	/* One more than the page: whether another page follows. */
 	if (store_activity_page(group_id, before, (int)limit + 1, &rows) < 0) {
@@ -121,7 +105,7 @@ member_skills(struct req *r)
 
 	if (auth_require(r, AUTH_SESSION | AUTH_TOKEN) < 0)
 		return;
-	if ((group_id = my_group(r)) == 0)
+	if ((group_id = auth_group_member(r, NULL)) == 0)
 		return;
 	user_id = http_path_id(r->param[1]);
 	rc = user_id ? store_groups_role(group_id, user_id, role) : 0;

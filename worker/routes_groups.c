@@ -80,24 +80,6 @@ member_json(const struct db_result *members, int i, const struct db_result *char
 	    "characters", list);
 }
 
-/*
- * The group of r->param[0] and the caller's role in it: its id, or 0
- * after answering (404 when the caller is not a member or there is no
- * such group).
- */
-static int64_t
-group_role(struct req *r, char role[8])
-{
-	int64_t id = http_path_id(r->param[0]);
-	int rc = id ? store_groups_role(id, r->user_id, role) : 0;
-
-	if (rc < 0)
-		http_db_error(r, db_last_error());
-	else if (rc == 0)
-		http_error(r, 404, NULL, "no such group");
-	return rc == 1 ? id : 0;
-}
-
 /* 1 when role is one of the NULL-terminated roles; else answers 403. */
 static int
 need_role(struct req *r, const char *role, const char *const *roles)
@@ -312,7 +294,7 @@ group_get(struct req *r)
 	char role[8];
 	int64_t id;
 
-	if (auth_require(r, AUTH_SESSION | AUTH_TOKEN) < 0 || !(id = group_role(r, role)))
+	if (auth_require(r, AUTH_SESSION | AUTH_TOKEN) < 0 || !(id = auth_group_member(r, role)))
 		return;
 	reply_group(r, 200, id, 1);
 }
@@ -327,7 +309,7 @@ group_patch(struct req *r)
 	int64_t id;
 	int rc;
 
-	if (auth_require(r, AUTH_SESSION) < 0 || !(id = group_role(r, role)) ||
+	if (auth_require(r, AUTH_SESSION) < 0 || !(id = auth_group_member(r, role)) ||
 	    !need_role(r, role, owner_admin))
 		return;
 	body = validate_body(r);
@@ -352,7 +334,7 @@ group_delete(struct req *r)
 	char role[8];
 	int64_t id;
 
-	if (auth_require(r, AUTH_SESSION) < 0 || !(id = group_role(r, role)) ||
+	if (auth_require(r, AUTH_SESSION) < 0 || !(id = auth_group_member(r, role)) ||
 	    !need_role(r, role, owner_only))
 		return;
 	if (store_groups_delete(id) < 0)
@@ -386,7 +368,7 @@ group_leave(struct req *r)
 	char role[8];
 	int64_t id;
 
-	if (auth_require(r, AUTH_SESSION) < 0 || !(id = group_role(r, role)))
+	if (auth_require(r, AUTH_SESSION) < 0 || !(id = auth_group_member(r, role)))
 		return;
 	leave(r, id, role);
 }
@@ -401,7 +383,7 @@ group_roster(struct req *r)
 	json_t *list;
 	int64_t id;
 
-	if (auth_require(r, AUTH_SESSION | AUTH_TOKEN) < 0 || !(id = group_role(r, role)))
+	if (auth_require(r, AUTH_SESSION | AUTH_TOKEN) < 0 || !(id = auth_group_member(r, role)))
 		return;
 	if (store_groups_roster(id, 0, &members, &chars) < 0) {
 		http_db_error(r, db_last_error());
@@ -424,7 +406,7 @@ members_me_put(struct req *r)
 	json_t *body;
 	int n, rc;
 
-	if (auth_require(r, AUTH_SESSION) < 0 || !(id = group_role(r, role)))
+	if (auth_require(r, AUTH_SESSION) < 0 || !(id = auth_group_member(r, role)))
 		return;
 	body = validate_body(r);
 	if (body == NULL)
@@ -452,7 +434,7 @@ member_patch(struct req *r)
 	int64_t id, uid;
 	int rc;
 
-	if (auth_require(r, AUTH_SESSION) < 0 || !(id = group_role(r, role)) ||
+	if (auth_require(r, AUTH_SESSION) < 0 || !(id = auth_group_member(r, role)) ||
 	    !need_role(r, role, owner_only))
 		return;
 	body = validate_body(r);
@@ -493,7 +475,7 @@ member_delete(struct req *r)
 	int64_t id, uid;
 	int rc, admin;
 
-	if (auth_require(r, AUTH_SESSION) < 0 || !(id = group_role(r, role)))
+	if (auth_require(r, AUTH_SESSION) < 0 || !(id = auth_group_member(r, role)))
 		return;
 	uid = http_path_id(r->param[1]);
 	if (uid == r->user_id) {
@@ -534,7 +516,7 @@ group_transfer(struct req *r)
 	json_t *body;
 	int64_t id;
 
-	if (auth_require(r, AUTH_SESSION) < 0 || !(id = group_role(r, role)) ||
+	if (auth_require(r, AUTH_SESSION) < 0 || !(id = auth_group_member(r, role)) ||
 	    !need_role(r, role, owner_only))
 		return;
 	body = validate_body(r);
@@ -572,7 +554,7 @@ code_get(struct req *r)
 	int64_t id;
 	int rc;
 
-	if (auth_require(r, AUTH_SESSION | AUTH_TOKEN) < 0 || !(id = group_role(r, role)) ||
+	if (auth_require(r, AUTH_SESSION | AUTH_TOKEN) < 0 || !(id = auth_group_member(r, role)) ||
 	    !need_role(r, role, owner_admin))
 		return;
 	rc = store_groups_code(id, code);
@@ -591,7 +573,7 @@ code_rotate(struct req *r)
 	int64_t id;
 	int rc;
 
-	if (auth_require(r, AUTH_SESSION) < 0 || !(id = group_role(r, role)) ||
+	if (auth_require(r, AUTH_SESSION) < 0 || !(id = auth_group_member(r, role)) ||
 	    !need_role(r, role, owner_admin))
 		return;
 	rc = store_groups_rotate_code(id, code);

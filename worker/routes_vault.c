@@ -76,22 +76,6 @@ parse_id(const char *s, int zero_ok)
 	return errno || *end ? -1 : (int64_t)v;
 }
 
-/* The group of r->param[0] if the caller is a member: its id, or 0 after
- * answering 404 (or a database error). */
-static int64_t
-member_group(struct req *r)
-{
-	int64_t id = parse_id(r->param[0], 0);
-	char role[8];
-	int rc = id > 0 ? store_groups_role(id, r->user_id, role) : 0;
-
-	if (rc < 0)
-		http_db_error(r, db_last_error());
-	else if (rc == 0)
-		http_error(r, 404, NULL, "no such group");
-	return rc == 1 ? id : 0;
-}
-
 /* ---- holders, sorted: largest first, then by character and container ---- */
 
 static int
@@ -361,7 +345,7 @@ vault_get(struct req *r)
 {
 	int64_t id;
 
-	if (auth_require(r, AUTH_SESSION | AUTH_TOKEN) < 0 || !(id = member_group(r)))
+	if (auth_require(r, AUTH_SESSION | AUTH_TOKEN) < 0 || !(id = auth_group_member(r, NULL)))
 		return;
 	reply_vault(r, id);
 }
@@ -373,7 +357,7 @@ vault_item(struct req *r)
 	int64_t id, item_id, qty = 0, price;
 	json_t *list;
 
-	if (auth_require(r, AUTH_SESSION | AUTH_TOKEN) < 0 || !(id = member_group(r)))
+	if (auth_require(r, AUTH_SESSION | AUTH_TOKEN) < 0 || !(id = auth_group_member(r, NULL)))
 		return;
 	item_id = parse_id(r->param[1], 1);
 	if (item_id < 0 || item_id > INT32_MAX) {
@@ -415,7 +399,7 @@ vault_summary(struct req *r)
 	json_t *ml, *cl;
 	int64_t id;
 
-	if (auth_require(r, AUTH_SESSION | AUTH_TOKEN) < 0 || !(id = member_group(r)))
+	if (auth_require(r, AUTH_SESSION | AUTH_TOKEN) < 0 || !(id = auth_group_member(r, NULL)))
 		return;
 	if (store_vault_totals(id, NULL, NULL, &tot) < 0 ||
 	    store_vault_summary(id, &members, &conts) < 0) {
