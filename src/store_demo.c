@@ -430,3 +430,15 @@ store_demo_wipe(json_t **counts)
 	*counts = c;
 	return 0;
 }
+
+int
+store_demo_mark(const char *key)
+{
+	static struct db_stmt *st;
+	struct db_value p[] = { DB_TEXT(key) };
+
+	if (st == NULL)
+		st = db_prepare("INSERT INTO app_meta (key, value) VALUES ($1, 'held') "
+		    "ON CONFLICT (key) DO UPDATE SET value = excluded.value");
+	return db_run(st, p, 1, NULL) < 0 ? -1 : 0;
+}

@@ -38,4 +38,11 @@ int store_demo_seed(struct demo_result *out);
  */
 int store_demo_wipe(json_t **counts);
 
+/*
+ * Development only: write app_meta row key (value "held"), inside the
+ * caller's transaction when there is one.  The tests use it to see whether
+ * the work of a transaction whose worker died was committed.  0 or -1.
+ */
+int store_demo_mark(const char *key);
+
 #endif

@@ -17,6 +17,7 @@
 #include "../src/log.h"
 #include "../src/metrics.h"
 #include "../src/proto.h"
+#include "../src/store_demo.h"
 #include "../src/broker_link.h"
 #include "router.h"
 #include "routes.h"
@@ -150,18 +151,50 @@ wake(evutil_socket_t fd, short what, void *arg)
 	coro_resume(arg);
 }
 
+/* Wait ms milliseconds without blocking the loop. */
+static void
+nap(long ms)
+{
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+	struct event *ev = evtimer_new(worker_base(), wake, coro_current());
+
+	evtimer_add(ev, &tv);
+	coro_yield();
+	event_free(ev);
+}
+
+struct held {
+	const char *mark;
+	long ms;
+};
+
+/* A transaction that writes a mark and then holds its lease for a while. */
+static int
+hold_lease(void *arg)
+{
+	struct held *h = arg;
+
+	if (store_demo_mark(h->mark) < 0)
+		return -1;
+	nap(h->ms);
+	return 0;
+}
+
 /*
- * POST /internal/dev/sleep?ms=N (development only): wait N ms without
- * blocking the loop, then make one database round trip and answer.  The
- * tests use it as a slow in-flight request, and to see request_timeout.
+ * POST /internal/dev/sleep?ms=N[&hold=MARK] (development only): wait N ms
+ * without blocking the loop, then make one database round trip and
+ * answer.  The tests use it as a slow in-flight request and to see
+ * request_timeout.  With hold=MARK (PostgreSQL only) the wait happens
+ * inside a transaction that first wrote app_meta row MARK, holding a
+ * broker lease: what becomes of it when the worker dies is the test.
+ * (On SQLite a transaction must never wait: that would hold the one write
+ * lock of every process.)
  */
 static void
 ops_dev_sleep(struct req *r)
 {
-	const char *ms = http_query(r, "ms");
+	const char *ms = http_query(r, "ms"), *mark = http_query(r, "hold");
 	long v = ms ? strtol(ms, NULL, 10) : 0;
-	struct timeval tv;
-	struct event *ev;
 
 	if (worker_config()->environment != ENV_DEVELOPMENT) {
 		http_error(r, 403, NULL, "only in the development environment");
@@ -171,12 +204,19 @@ ops_dev_sleep(struct req *r)
 		http_error(r, 422, "invalid", "ms must be 0-60000");
 		return;
 	}
-	tv.tv_sec = v / 1000;
-	tv.tv_usec = (v % 1000) * 1000;
-	ev = evtimer_new(worker_base(), wake, coro_current());
-	evtimer_add(ev, &tv);
-	coro_yield();
-	event_free(ev);
+	if (mark != NULL) {
+		struct held h = { mark, v };
+
+		if (db_engine() != ENGINE_POSTGRES || *mark == '\0' || strlen(mark) > 64) {
+			http_error(r, 422, "invalid", "hold takes a mark of 1-64 bytes, on PostgreSQL only");
+			return;
+		}
+		if (db_tx(hold_lease, &h) < 0) {
+			http_db_error(r, db_last_error());
+			return;
+		}
+	} else
+		nap(v);
 	if (db_ping() < 0) {
 		http_db_error(r, db_last_error());
 		return;

@@ -173,3 +173,51 @@ def test_ops_token_guards_the_admin_listener(cofferd, tmp_path):
     assert inst.get("/healthz", admin=True).status_code == 200
     assert inst.get("/readyz", admin=True).status_code == 200
     assert inst.get("/healthz").status_code == 200
+
+
+def test_worker_killed_mid_transaction(cofferd):
+    """A worker that dies holding a transaction lease: nothing of the
+    transaction is committed, the lease is freed and the pool serves again."""
+    import threading
+
+    import requests
+
+    from helpers import psql
+
+    inst = cofferd(engine="postgres", settings={"server": {"workers": 1},
+                                                "database": {"pool_max": 2}})
+
+    def pool():
+        return inst.get("/api/v1/ops/pool", admin=True).json()["pool"]
+
+    def doomed():
+        try:
+            inst.post("/internal/dev/sleep?ms=30000&hold=doomed", admin=True, timeout=40)
+        except requests.RequestException:
+            pass                        # the worker dies under it
+    t = threading.Thread(target=doomed)
+    t.start()
+    wait_until(lambda: pool()["leased"] == 1, 10, "the transaction to hold its lease")
+    worker = inst.worker_pids()[0]
+    os.kill(worker, signal.SIGKILL)
+    t.join(15)
+    assert not t.is_alive()
+
+    def recovered():
+        try:
+            return inst.get("/readyz").status_code == 200 and pool()["leased"] == 0
+        except requests.RequestException:
+            return False
+    wait_until(recovered, 15, "a new worker and a freed lease")
+    assert psql(inst.dsn, "SELECT count(*) FROM app_meta WHERE key = 'doomed'") == "0"
+    assert pool()["size"] <= 2
+    # the pool serves transactions again, and their work is committed
+    ok = inst.post("/internal/dev/sleep?ms=10&hold=survivor", admin=True)
+    assert ok.status_code == 200, ok.text
+    assert psql(inst.dsn, "SELECT count(*) FROM app_meta WHERE key = 'survivor'") == "1"
+
+
+def test_hold_is_postgres_only(cofferd):
+    inst = cofferd()
+    r = inst.post("/internal/dev/sleep?ms=10&hold=x", admin=True)
+    assert r.status_code == 422 and r.json()["error"]["code"] == "invalid"
