@@ -40,7 +40,10 @@ store_users_upsert(const char *provider, const char *login, const char *display_
 	if (st == NULL)
 		st = db_prepare(
 		    "INSERT INTO users (provider, login, display_name) VALUES ($1, $2, $3) "
-		    "ON CONFLICT (provider, login) DO UPDATE SET display_name = excluded.display_name "
+		    /* A no-op update, so RETURNING has the row; the display name
+		     * is the provider's only at sign-up: afterwards it is the
+		     * user's own (PATCH /api/v1/me), not reset at each login. */
+		    "ON CONFLICT (provider, login) DO UPDATE SET login = excluded.login "
 		    "RETURNING id");
 	if (db_run(st, p, 3, &rows) < 0)
 		return -1;

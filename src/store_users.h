@@ -26,8 +26,8 @@
 const char *store_users_time(char buf[STORE_TIME_LEN], int64_t offset_ms);
 
 /*
- * Create the user (provider, login), or update its display name when it
- * exists (the provider's name wins at each login).  *id gets its id.
+ * Create the user (provider, login) with display_name, or find it when it
+ * exists (keeping the display name it has).  *id gets its id.
  * 0 or -1 (db_last_error()).
  */
 int store_users_upsert(const char *provider, const char *login, const char *display_name,

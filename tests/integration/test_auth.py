@@ -135,12 +135,12 @@ def test_mock_authorize_without_login_hint_shows_a_form(auth):
     assert me(auth, s).json()["login"] == "formuser"
 
 
-def test_login_again_updates_the_same_user(auth):
+def test_login_again_is_the_same_user_with_its_own_name(auth):
     s1, _ = login(auth, "dave", "Dave")
     s2, _ = login(auth, "dave", "David")
     a, b = me(auth, s1).json(), me(auth, s2).json()
     assert a["id"] == b["id"]
-    assert b["display_name"] == "David"
+    assert b["display_name"] == "Dave"      # set at sign-up, kept at later logins
     assert s1.cookies.get("coffer_session") != s2.cookies.get("coffer_session")
 
 
