@@ -13,8 +13,8 @@ struct db_stmt {
 	const char *sql[2];		/* indexed by enum db_engine */
 	int flags;			/* DB_CUSTOM_PLAN */
 	void *lite;			/* sqlite3_stmt, prepared on first use */
-	int lite_map[16];		/* parameter i+1 -> SQLite bind index */
-	int lite_nmap;
+	int *lite_map;			/* parameter $i+1 -> SQLite bind index (0: unused) */
+	int lite_nmap;			/* the highest $n the text uses */
 	struct db_stmt *next;		/* all statements, for shutdown */
 };
 

@@ -98,14 +98,26 @@ compile(struct db_session *s, struct db_stmt *st)
 		lite_error(s, rc, "prepare");
 		return -1;
 	}
+	/* SQLite numbers named parameters by first appearance; map each
+	 * $n to its index once, so binding is by position like PostgreSQL. */
 	st->lite_nmap = 0;
-	for (int i = 1; i <= (int)ARRAY_SIZE(st->lite_map); i++) {
-		char name[8];
+	for (int idx = 1; idx <= sqlite3_bind_parameter_count(h); idx++) {
+		const char *name = sqlite3_bind_parameter_name(h, idx);
+		long n = name && name[0] == '$' ? strtol(name + 1, NULL, 10) : 0;
 
-		snprintf(name, sizeof(name), "$%d", i);
-		st->lite_map[i - 1] = sqlite3_bind_parameter_index(h, name);
-		if (st->lite_map[i - 1] > 0)
-			st->lite_nmap = i;
+		if (n < 1 || n > 32767) {
+			db_error_set(s, DBE_MISUSE, "", "parameter %s: write $1, $2, ...",
+			    name ? name : "?");
+			sqlite3_finalize(h);
+			return -1;
+		}
+		if (n > st->lite_nmap) {
+			st->lite_map = xrealloc(st->lite_map, (size_t)n * sizeof(int));
+			memset(st->lite_map + st->lite_nmap, 0,
+			    (size_t)(n - st->lite_nmap) * sizeof(int));
+			st->lite_nmap = (int)n;
+		}
+		st->lite_map[n - 1] = idx;
 	}
 	st->lite = h;
 	return 0;
@@ -116,12 +128,8 @@ bind(struct db_session *s, struct db_stmt *st, const struct db_value *p, int n)
 {
 	sqlite3_stmt *h = st->lite;
 
-	if (n > (int)ARRAY_SIZE(st->lite_map)) {
-		db_error_set(s, DBE_MISUSE, "", "too many parameters (%d)", n);
-		return -1;
-	}
 	for (int i = 0; i < n; i++) {
-		int idx = st->lite_map[i], rc = SQLITE_OK;
+		int idx = i < st->lite_nmap ? st->lite_map[i] : 0, rc = SQLITE_OK;
 
 		if (idx <= 0)
 			continue;	/* $i not used by this dialect's text */

@@ -304,6 +304,29 @@ contracts_body(int i)
 	CHECK(db_bool(r, 0, 1) == 0);
 	db_result_free(r);
 
+	/* more parameters than any fixed table would hold, bound by number
+	 * (PostgreSQL wants every one referenced) */
+	{
+		static struct db_stmt *many;
+		static char sql[1024];
+		struct db_value pm[20];
+
+		if (many == NULL) {
+			size_t len = (size_t)snprintf(sql, sizeof(sql),
+			    "SELECT CAST($20 AS INTEGER) - CAST($1 AS INTEGER) + 0");
+			for (int k = 2; k <= 19; k++)
+				len += (size_t)snprintf(sql + len, sizeof(sql) - len,
+				    " * CAST($%d AS INTEGER)", k);
+			snprintf(sql + len, sizeof(sql) - len, " * 0");
+			many = db_prepare(sql);
+		}
+		for (int k = 0; k < 20; k++)
+			pm[k] = DB_INT(k + 1);
+		CHECK_EQ_INT(db_get(many, pm, 20, &r), 1);
+		CHECK_EQ_INT(db_int(r, 0, 0), 19);
+		db_result_free(r);
+	}
+
 	/* a statement planned per call answers like any other, every time */
 	for (int k = 0; k < 7; k++) {
 		CHECK_EQ_INT(db_all(custom, pge, 1, &r), 0);
