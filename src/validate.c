@@ -49,6 +49,18 @@ depth(json_t *v)
 	return 0;
 }
 
+int
+validate_body_too_large(struct req *r)
+{
+	size_t len = evbuffer_get_length(evhttp_request_get_input_buffer(r->ev));
+	size_t max = r->listener == LISTENER_ADMIN ? limits.max_body_admin : limits.max_body;
+
+	if (len <= max)
+		return 0;
+	http_error(r, 413, NULL, "the body is larger than %zu bytes", max);
+	return 1;
+}
+
 json_t *
 validate_body(struct req *r)
 {
@@ -56,17 +68,12 @@ validate_body(struct req *r)
 	    "Content-Type");
 	struct evbuffer *in = evhttp_request_get_input_buffer(r->ev);
 	size_t len = evbuffer_get_length(in);
-	size_t max = r->listener == LISTENER_ADMIN ? limits.max_body_admin : limits.max_body;
 	json_error_t jerr;
 	json_t *body;
 
 	if (ct == NULL || strncasecmp(ct, "application/json", 16) != 0 ||
 	    (ct[16] != '\0' && ct[16] != ';' && ct[16] != ' ')) {
 		http_error(r, 415, NULL, "expected Content-Type: application/json");
-		return NULL;
-	}
-	if (len > max) {
-		http_error(r, 413, NULL, "the body is larger than %zu bytes", max);
 		return NULL;
 	}
 	if (len == 0) {

@@ -28,6 +28,10 @@ struct validate_limits {
 };
 void validate_set_limits(const struct validate_limits *l);
 
+/* 1 after answering 413 when r's body is over its listener's limit, else 0.
+ * The router asks before any handler runs. */
+int validate_body_too_large(struct req *r);
+
 /* The body as a JSON object (new reference), or NULL (answered). */
 json_t *validate_body(struct req *r);
 

@@ -15,6 +15,7 @@
 #include "../src/log.h"
 #include "../src/metrics.h"
 #include "../src/util.h"
+#include "../src/validate.h"
 #include "auth.h"
 #include "router.h"
 #include "worker.h"
@@ -269,6 +270,10 @@ router_dispatch(struct evhttp_request *ev, void *arg)
 			http_error(r, 405, NULL, "method not allowed");
 		} else
 			http_error(r, 404, NULL, "no such resource");
+		req_finish(r);
+		return;
+	}
+	if (validate_body_too_large(r)) {
 		req_finish(r);
 		return;
 	}

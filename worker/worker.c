@@ -148,10 +148,15 @@ serve(const int *fds, int n, enum listener_kind kind)
 	evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD |
 	    EVHTTP_REQ_POST | EVHTTP_REQ_PUT | EVHTTP_REQ_PATCH | EVHTTP_REQ_DELETE);
 	evhttp_set_max_headers_size(http, 64 * 1024);
-	/* evhttp buffers whole bodies: cap them.  The admin listener takes
-	 * catalogs, which are larger than any client request. */
-	evhttp_set_max_body_size(http, kind == LISTENER_ADMIN ?
-	    ADMIN_MAX_BODY : (ev_ssize_t)W.cfg->max_body_size);
+	/*
+	 * evhttp buffers whole bodies, so it must cap them; but its own 413
+	 * is an HTML page.  Its cap is therefore a backstop at four times the
+	 * limit, and the router answers bodies between the limit and the cap
+	 * with the JSON error (validate_body_too_large).  The admin listener
+	 * takes catalogs, larger than any client request.
+	 */
+	evhttp_set_max_body_size(http, 4 * (kind == LISTENER_ADMIN ?
+	    ADMIN_MAX_BODY : (ev_ssize_t)W.cfg->max_body_size));
 	tv.tv_sec = (time_t)(W.cfg->keepalive_timeout / 1000);
 	tv.tv_usec = (suseconds_t)(W.cfg->keepalive_timeout % 1000) * 1000;
 	evhttp_set_timeout_tv(http, &tv);

@@ -394,3 +394,4 @@ def test_body_too_large_is_413(inst, team):
     r = team["owner"].raw("POST", "/api/v1/groups",
                           b'{"name": "' + b"x" * (2 * 1024 * 1024) + b'"}')
     assert r.status_code == 413
+    assert r.json()["error"]["code"] == "payload_too_large"
