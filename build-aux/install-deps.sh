@@ -9,7 +9,7 @@ pkgs="autoconf automake make gcc pkg-config libevent-dev libpq-dev libsqlite3-de
 libjansson-dev libcurl4-openssl-dev libssl-dev"
 if [ "${1:-}" = "--test" ]; then
 	pkgs="$pkgs postgresql-15 python3-pytest python3-requests groff-base clang util-linux
-chromium sqlite3 wrk pgbouncer"
+chromium sqlite3 wrk pgbouncer strace"
 fi
 missing=""
 for p in $pkgs; do

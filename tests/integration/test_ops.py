@@ -221,3 +221,26 @@ def test_hold_is_postgres_only(cofferd):
     inst = cofferd()
     r = inst.post("/internal/dev/sleep?ms=10&hold=x", admin=True)
     assert r.status_code == 422 and r.json()["error"]["code"] == "invalid"
+
+
+def test_idle_processes_make_no_wakeups(cofferd, engine):
+    """Idle, every process sits in epoll_wait: no timers, no polling."""
+    if shutil.which("strace") is None:
+        pytest.fail("strace is needed (build-aux/install-deps.sh --test installs it)")
+    inst = cofferd(engine=engine)
+    inst.wait_log(r"catalog: loaded default catalog", timeout=60)
+    assert inst.get("/readyz").status_code == 200
+    pids = [inst.pid] + inst.child_pids()
+    assert len(pids) == 4                       # master, broker, 2 workers
+    traces = [subprocess.Popen(["timeout", "-s", "INT", "2", "strace", "-p", str(pid)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+              for pid in pids]
+    busy = {}
+    for pid, t in zip(pids, traces):
+        _, err = t.communicate(timeout=15)
+        # A completed system call ends in "= <result>"; the epoll_wait the
+        # process sleeps in is still unfinished when strace detaches.
+        calls = [line for line in err.splitlines() if re.search(r"\)\s+= ", line)]
+        if calls:
+            busy[pid] = calls[:5]
+    assert not busy, busy
