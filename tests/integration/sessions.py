@@ -6,12 +6,11 @@ database so these tests do not depend on the groups API.
 Every helper takes the Cofferd instance first.  Users get fresh random
 logins, so tests sharing one server never see each other's data.
 """
-import subprocess
 import uuid
 
 import requests
 
-from helpers import psql
+from helpers import db_sql as sql
 
 TIMEOUT = 10
 JSON = {"Content-Type": "application/json"}
@@ -79,16 +78,6 @@ def char_name():
     """A fresh valid character name (12 characters)."""
     return "c" + uuid.uuid4().hex[:11]
 
-
-def sql(inst, query):
-    """One statement against the instance's database; unaligned output."""
-    if inst.engine == "postgres":
-        return psql(inst.dsn, query)
-    out = subprocess.run(["sqlite3", "-batch", "-noheader", "-cmd", ".timeout 10000",
-                          inst.settings["database"]["sqlite_path"], query],
-                         capture_output=True, text=True, timeout=30)
-    assert out.returncode == 0, out.stderr
-    return out.stdout.strip()
 
 
 def make_group(inst, owner, shares):

@@ -5,27 +5,16 @@ in the database itself (sqlite3 / psql): the number of snapshots and the
 current one are the same before and after a rejected request.
 """
 import json
-import subprocess
 import time
 
 import pytest
 
-from helpers import psql
+from helpers import db_sql as sql
 
 DEFAULT_VERSION = "oldschooljs-2.6.1"
 DEFAULT_COUNT = 12617
 JSON_HEADERS = {"Content-Type": "application/json"}
 
-
-def sql(inst, query):
-    """One query against the instance's database; unaligned text output."""
-    if inst.engine == "postgres":
-        return psql(inst.dsn, query)
-    out = subprocess.run(["sqlite3", "-batch", "-noheader",
-                          inst.settings["database"]["sqlite_path"], query],
-                         capture_output=True, text=True, timeout=30)
-    assert out.returncode == 0, out.stderr
-    return out.stdout.strip()
 
 
 def state(inst):

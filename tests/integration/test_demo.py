@@ -2,9 +2,8 @@
 POST /internal/dev/wipe.  Checked through the database (sqlite3 / psql);
 the vault route comes later, so its query is run here by hand.
 """
-import subprocess
 
-from helpers import psql
+from helpers import db_sql as sql
 
 VAULT_VALUE = """
 SELECT sum(ci.qty * ca.price) FROM group_characters gc
@@ -17,15 +16,6 @@ WHERE gc.group_id = (SELECT id FROM groups WHERE name = 'Demo Clan')
 COUNTS = ["users", "characters", "groups", "group_members", "group_characters",
           "containers", "container_items"]
 
-
-def sql(inst, query):
-    if inst.engine == "postgres":
-        return psql(inst.dsn, query)
-    out = subprocess.run(["sqlite3", "-batch", "-noheader",
-                          inst.settings["database"]["sqlite_path"], query],
-                         capture_output=True, text=True, timeout=30)
-    assert out.returncode == 0, out.stderr
-    return out.stdout.strip()
 
 
 def counts(inst):

@@ -7,27 +7,17 @@ another process straight into the database is seen through the API within
 2 s, on every worker.
 """
 import json
-import subprocess
 import time
 
 import pytest
 import requests
 
-from helpers import psql
+from helpers import db_sql as sql
 
 JSON_HEADERS = {"Content-Type": "application/json"}
 DEFAULT = {"webhooks": True, "billing": True, "events": True, "history": True,
            "export": True}
 
-
-def sql(inst, query):
-    if inst.engine == "postgres":
-        return psql(inst.dsn, query)
-    out = subprocess.run(["sqlite3", "-batch", "-noheader",
-                          inst.settings["database"]["sqlite_path"], query],
-                         capture_output=True, text=True, timeout=30)
-    assert out.returncode == 0, out.stderr
-    return out.stdout.strip()
 
 
 def db_flags(inst):
