@@ -229,7 +229,22 @@ def test_idle_processes_make_no_wakeups(cofferd, engine):
         pytest.fail("strace is needed (build-aux/install-deps.sh --test installs it)")
     inst = cofferd(engine=engine)
     inst.wait_log(r"catalog: loaded default catalog", timeout=60)
-    assert inst.get("/readyz").status_code == 200
+    assert inst.get("/readyz", headers={"Connection": "close"}).status_code == 200
+
+    def open_connections():
+        """Client connections to either listener not yet fully closed: their
+        end would be a (legitimate) read and close in a worker."""
+        ports = {f"{inst.port:04X}", f"{inst.admin_port:04X}"}
+        busy = 0
+        for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+            with open(table) as f:
+                for line in f.readlines()[1:]:
+                    fields = line.split()
+                    local, state = fields[1].split(":")[1], fields[3]
+                    if local in ports and state in ("01", "08"):   # ESTABLISHED, CLOSE_WAIT
+                        busy += 1
+        return busy == 0
+    wait_until(open_connections, 10, "the test's own connections to close")
     pids = [inst.pid] + inst.child_pids()
     assert len(pids) == 4                       # master, broker, 2 workers
     traces = [subprocess.Popen(["timeout", "-s", "INT", "2", "strace", "-p", str(pid)],
