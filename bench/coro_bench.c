@@ -23,7 +23,7 @@
 #include <time.h>
 #include <ucontext.h>
 
-#include "coro.h"
+#include "src/coro.h"
 
 #define RUNS	5
 

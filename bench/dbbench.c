@@ -31,13 +31,13 @@
 #include <event2/event.h>
 #include <libpq-fe.h>
 
-#include "../broker/broker.h"
-#include "broker_link.h"
-#include "config.h"
-#include "coro.h"
-#include "db.h"
-#include "log.h"
-#include "util.h"
+#include "broker/broker.h"
+#include "src/db/broker_link.h"
+#include "src/config.h"
+#include "src/coro.h"
+#include "src/db/db.h"
+#include "src/log.h"
+#include "src/util.h"
 
 #define NBUCKET 4096		/* 10 us buckets up to ~41 ms, then overflow */
 

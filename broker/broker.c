@@ -43,13 +43,13 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 
-#include "broker.h"
-#include "config.h"
-#include "lease.h"
-#include "log.h"
-#include "pool.h"
-#include "proto.h"
-#include "util.h"
+#include "broker/broker.h"
+#include "src/config.h"
+#include "broker/lease.h"
+#include "src/log.h"
+#include "broker/pool.h"
+#include "src/proto.h"
+#include "src/util.h"
 
 /* How long a worker that broke the protocol gets to read our answer. */
 #define CLOSE_FLUSH_SEC		5
@@ -222,8 +222,7 @@ broker_stop(struct broker *b)
 		    "the broker is stopping");
 		pool_close_unused(b->pool);
 	}
-	tv.tv_sec = (time_t)(b->cfg->shutdown_timeout / 1000);
-	tv.tv_usec = (suseconds_t)(b->cfg->shutdown_timeout % 1000) * 1000;
+	tv = msec_tv((uint64_t)b->cfg->shutdown_timeout);
 	evtimer_add(shutdown_ev, &tv);
 	broker_check_drained(b);
 }

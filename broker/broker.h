@@ -32,8 +32,8 @@
 #include <sys/queue.h>
 #include <sys/types.h>
 
-#include "config.h"
-#include "proto.h"
+#include "src/config.h"
+#include "src/proto.h"
 
 /* Runs the broker until SIGTERM/SIGINT; returns the process exit status. */
 int broker_main(struct config *cfg, int ready_fd);

@@ -19,12 +19,12 @@
 
 #include <event2/event.h>
 
-#include "broker.h"
-#include "config.h"
-#include "lease.h"
-#include "log.h"
-#include "pool.h"
-#include "util.h"
+#include "broker/broker.h"
+#include "src/config.h"
+#include "broker/lease.h"
+#include "src/log.h"
+#include "broker/pool.h"
+#include "src/util.h"
 
 void
 lease_table_init(struct lease_table *t)
@@ -91,8 +91,7 @@ lease_new(struct broker *b, struct client *owner, struct pconn *pc)
 	l->started_usec = now_usec();
 	if (b->cfg->lease_timeout > 0) {
 		l->timer = evtimer_new(b->base, lease_timeout_cb, l);
-		tv.tv_sec = (time_t)(b->cfg->lease_timeout / 1000);
-		tv.tv_usec = (suseconds_t)(b->cfg->lease_timeout % 1000) * 1000;
+		tv = msec_tv((uint64_t)b->cfg->lease_timeout);
 		evtimer_add(l->timer, &tv);
 	}
 	TAILQ_INSERT_TAIL(&t->all, l, link);

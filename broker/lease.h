@@ -24,7 +24,7 @@
 #include <stdint.h>
 #include <sys/queue.h>
 
-#include "broker.h"
+#include "broker/broker.h"
 
 #define LEASE_GONE_MAX	1024
 

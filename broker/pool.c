@@ -45,13 +45,13 @@
 #include <event2/event.h>
 #include <libpq-fe.h>
 
-#include "broker.h"
-#include "config.h"
-#include "lease.h"
-#include "log.h"
-#include "pool.h"
-#include "stmtcache.h"
-#include "util.h"
+#include "broker/broker.h"
+#include "src/config.h"
+#include "broker/lease.h"
+#include "src/log.h"
+#include "broker/pool.h"
+#include "broker/stmtcache.h"
+#include "src/util.h"
 
 #define BACKOFF_MIN_USEC	100000ull
 #define BACKOFF_MAX_USEC	5000000ull
@@ -64,13 +64,6 @@ static void conn_io_cb(evutil_socket_t fd, short what, void *arg);
 static void conn_start(struct pconn *pc, struct job *j);
 static void conn_close(struct pconn *pc);
 static void wait_timer_arm(struct pool *p);
-
-static void
-usec_tv(struct timeval *tv, uint64_t usec)
-{
-	tv->tv_sec = (time_t)(usec / 1000000);
-	tv->tv_usec = (suseconds_t)(usec % 1000000);
-}
 
 /* libpq messages span lines and end in a newline; log lines must not. */
 static void
@@ -181,7 +174,7 @@ pool_schedule_retry(struct pool *p, int grow)
 		p->backoff_usec = BACKOFF_MAX_USEC;
 	if (p->retry_pending || p->b->stopping)
 		return;
-	usec_tv(&tv, p->backoff_usec ? p->backoff_usec : BACKOFF_MIN_USEC);
+	tv = usec_tv(p->backoff_usec ? p->backoff_usec : BACKOFF_MIN_USEC);
 	evtimer_add(p->retry_ev, &tv);
 	p->retry_pending = 1;
 }
@@ -305,7 +298,7 @@ conn_open(struct pool *p)
 	pc->fev = event_new(b->base, -1, 0, conn_fail_cb, pc);
 	TAILQ_INSERT_TAIL(&p->conns, pc, link);
 	p->nconns++;
-	usec_tv(&tv, CONNECT_TIMEOUT_USEC);
+	tv = usec_tv(CONNECT_TIMEOUT_USEC);
 	evtimer_add(pc->tev, &tv);
 	log_debug("server connection %" PRIu64 ": connecting", pc->serial);
 	/* libpq: behave as if PQconnectPoll had said PGRES_POLLING_WRITING. */
@@ -459,7 +452,7 @@ wait_timer_arm(struct pool *p)
 		return;
 	}
 	now = now_usec();
-	usec_tv(&tv, j->deadline_usec > now ? j->deadline_usec - now : 0);
+	tv = usec_tv(j->deadline_usec > now ? j->deadline_usec - now : 0);
 	evtimer_add(p->wait_ev, &tv);
 }
 

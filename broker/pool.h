@@ -30,8 +30,8 @@
 #include <stdint.h>
 #include <sys/queue.h>
 
-#include "broker.h"
-#include "stmtcache.h"
+#include "broker/broker.h"
+#include "broker/stmtcache.h"
 
 struct event;
 

@@ -17,8 +17,8 @@
 #include <string.h>
 #include <sys/queue.h>
 
-#include "stmtcache.h"
-#include "util.h"
+#include "broker/stmtcache.h"
+#include "src/util.h"
 
 struct entry {
 	char *sql;

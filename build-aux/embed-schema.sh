@@ -104,7 +104,7 @@ emit() {
 	echo ' */'
 	echo '#include <stddef.h>'
 	echo
-	echo '#include "migrate.h"'
+	echo '#include "src/db/migrate.h"'
 	echo
 } >"$tmp"
 

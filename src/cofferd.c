@@ -16,10 +16,10 @@
 
 #include <event2/event.h>
 
-#include "config.h"
-#include "log.h"
-#include "master.h"
-#include "util.h"
+#include "src/config.h"
+#include "src/log.h"
+#include "src/master.h"
+#include "src/util.h"
 
 #ifndef COFFER_SYSCONFDIR
 #define COFFER_SYSCONFDIR "/etc"

@@ -17,10 +17,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "config.h"
-#include "listen.h"
-#include "log.h"
-#include "util.h"
+#include "src/config.h"
+#include "src/listen.h"
+#include "src/log.h"
+#include "src/util.h"
 
 #ifndef COFFER_DATADIR
 #define COFFER_DATADIR "/usr/share"

@@ -56,9 +56,9 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "coro.h"
-#include "log.h"
-#include "util.h"
+#include "src/coro.h"
+#include "src/log.h"
+#include "src/util.h"
 
 /* Must match the test at the top of coro_switch.S. */
 #if (defined(__x86_64__) && !defined(__ILP32__) || defined(__aarch64__)) && \

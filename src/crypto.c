@@ -15,8 +15,8 @@
 #include <openssl/hmac.h>
 #include <openssl/sha.h>
 
-#include "crypto.h"
-#include "log.h"
+#include "src/crypto.h"
+#include "src/log.h"
 
 int
 crypto_random(void *buf, size_t n)

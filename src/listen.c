@@ -11,8 +11,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "listen.h"
-#include "util.h"
+#include "src/listen.h"
+#include "src/util.h"
 
 static int
 parse_one(const char *s, size_t n, struct listen_addr *a, char *err, size_t errlen)

@@ -21,6 +21,14 @@ struct listen_addr {
 	char path[108];		/* for unix: */
 };
 
+/* The listening sockets a worker serves, opened by the master. */
+struct listeners {
+	int main_fd[LISTEN_MAX];
+	int n_main;
+	int admin_fd[LISTEN_MAX];
+	int n_admin;
+};
+
 /* Parse one comma-separated list.  Returns the count (>= 0), or -1 with err. */
 int listen_parse(const char *spec, struct listen_addr *out, int max,
 		 char *err, size_t errlen);

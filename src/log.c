@@ -14,7 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "log.h"
+#include "src/log.h"
 
 static enum log_level cur_level = LL_INFO;
 static char role[32] = "cofferd";

@@ -31,14 +31,14 @@
 
 #include <event2/event.h>
 
-#include "../broker/broker.h"
-#include "../worker/worker.h"
-#include "log.h"
-#include "master.h"
-#include "metrics.h"
-#include "migrate.h"
-#include "sdnotify.h"
-#include "util.h"
+#include "broker/broker.h"
+#include "worker/worker.h"
+#include "src/log.h"
+#include "src/master.h"
+#include "src/metrics.h"
+#include "src/db/migrate.h"
+#include "src/sdnotify.h"
+#include "src/util.h"
 
 #define MAX_CHILDREN	600
 #define FAST_CRASH_MS	5000
@@ -329,8 +329,7 @@ schedule_respawn(struct child *c)
 		    (unsigned long long)delay);
 	if (c->respawn_ev == NULL)
 		c->respawn_ev = evtimer_new(M.base, on_respawn, c);
-	tv.tv_sec = (time_t)(delay / 1000);
-	tv.tv_usec = (suseconds_t)(delay % 1000) * 1000;
+	tv = msec_tv((uint64_t)delay);
 	evtimer_add(c->respawn_ev, &tv);
 }
 
@@ -438,8 +437,7 @@ start_stop(int sig)
 			child_release(c);	/* waiting for a respawn */
 	}
 	signal_children(SIGTERM, 1, 0);
-	tv.tv_sec = (time_t)(ms / 1000);
-	tv.tv_usec = (suseconds_t)(ms % 1000) * 1000;
+	tv = msec_tv((uint64_t)ms);
 	M.kill_timer = evtimer_new(M.base, on_kill_timer, NULL);
 	evtimer_add(M.kill_timer, &tv);
 	finish_stop_if_done();

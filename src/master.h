@@ -10,16 +10,8 @@
 #ifndef COFFER_MASTER_H
 #define COFFER_MASTER_H
 
-#include "config.h"
-#include "listen.h"
-
-/* The listening sockets a worker serves, opened by the master. */
-struct listeners {
-	int main_fd[LISTEN_MAX];
-	int n_main;
-	int admin_fd[LISTEN_MAX];
-	int n_admin;
-};
+#include "src/config.h"
+#include "src/listen.h"
 
 /* Runs until stopped; returns the process exit status.  Takes cfg. */
 int master_run(struct config *cfg);

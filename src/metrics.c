@@ -7,8 +7,8 @@
 
 #include <event2/buffer.h>
 
-#include "log.h"
-#include "metrics.h"
+#include "src/log.h"
+#include "src/metrics.h"
 
 /* Upper bounds of the latency buckets, in microseconds (+Inf is implicit). */
 static const uint64_t bucket_usec[] = {

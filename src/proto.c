@@ -24,8 +24,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "proto.h"
-#include "util.h"
+#include "src/proto.h"
+#include "src/util.h"
 
 /* Longest error message put on the wire; longer ones are cut.  Keeps
  * proto_encode_error() from ever hitting the frame limit. */

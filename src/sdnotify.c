@@ -10,8 +10,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "log.h"
-#include "sdnotify.h"
+#include "src/log.h"
+#include "src/sdnotify.h"
 
 void
 sd_notifyf(const char *fmt, ...)

@@ -8,8 +8,8 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include "log.h"
-#include "util.h"
+#include "src/log.h"
+#include "src/util.h"
 
 static void
 oom(size_t n)
@@ -125,4 +125,31 @@ mkdir_p(const char *path, unsigned mode)
 	if (mkdir(buf, (mode_t)mode) < 0 && errno != EEXIST)
 		return -1;
 	return 0;
+}
+
+size_t
+utf8_len(const char *s)
+{
+	size_t n = 0;
+
+	for (; *s; s++)
+		if (((unsigned char)*s & 0xc0) != 0x80)
+			n++;
+	return n;
+}
+
+struct timeval
+msec_tv(uint64_t ms)
+{
+	return usec_tv(ms * 1000u);
+}
+
+struct timeval
+usec_tv(uint64_t usec)
+{
+	struct timeval tv;
+
+	tv.tv_sec = (time_t)(usec / 1000000u);
+	tv.tv_usec = (suseconds_t)(usec % 1000000u);
+	return tv;
 }

@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/time.h>
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -22,6 +23,14 @@ char *xstrndup(const char *s, size_t n);
 /* Monotonic clock in microseconds / milliseconds. */
 uint64_t now_usec(void);
 uint64_t now_msec(void);
+
+/* A duration for libevent's timers: milliseconds / microseconds as a
+ * struct timeval. */
+struct timeval msec_tv(uint64_t ms);
+struct timeval usec_tv(uint64_t usec);
+
+/* Number of code points in s, which is valid UTF-8 (jansson checked). */
+size_t utf8_len(const char *s);
 
 /* fcntl helpers: 0 ok, -1 with errno. */
 int fd_set_nonblock(int fd);

@@ -13,14 +13,14 @@
 #include <string.h>
 #include <strings.h>
 
-#include "../src/crypto.h"
-#include "../src/log.h"
-#include "../src/store_sessions.h"
-#include "../src/store_tokens.h"
-#include "../src/util.h"
-#include "../src/store_groups.h"
-#include "auth.h"
-#include "worker.h"
+#include "src/crypto.h"
+#include "src/log.h"
+#include "src/store/sessions.h"
+#include "src/store/tokens.h"
+#include "src/util.h"
+#include "src/store/groups.h"
+#include "worker/auth.h"
+#include "worker/worker.h"
 
 /* Longest credential we bother hashing; anything longer is not ours. */
 #define CRED_MAX 256

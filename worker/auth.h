@@ -16,7 +16,7 @@
 #ifndef COFFER_AUTH_H
 #define COFFER_AUTH_H
 
-#include "../src/http.h"
+#include "worker/http.h"
 
 #define AUTH_SESSION	1
 #define AUTH_TOKEN	2

@@ -13,11 +13,11 @@
  */
 #include <string.h>
 
-#include "../src/db.h"
-#include "../src/log.h"
-#include "../src/store_flags.h"
-#include "../src/util.h"
-#include "flags.h"
+#include "src/db/db.h"
+#include "src/log.h"
+#include "src/store/flags.h"
+#include "src/util.h"
+#include "worker/flags.h"
 
 static struct {
 	struct flag *flags;

@@ -16,7 +16,7 @@
 
 #include <jansson.h>
 
-#include "../src/http.h"
+#include "worker/http.h"
 
 #define FLAGS_TTL_MS	1000
 

@@ -11,14 +11,14 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 
-#include "../src/coro.h"
-#include "../src/log.h"
-#include "../src/metrics.h"
-#include "../src/util.h"
-#include "../src/validate.h"
-#include "auth.h"
-#include "router.h"
-#include "worker.h"
+#include "src/coro.h"
+#include "src/log.h"
+#include "src/metrics.h"
+#include "src/util.h"
+#include "worker/validate.h"
+#include "worker/auth.h"
+#include "worker/router.h"
+#include "worker/worker.h"
 
 static int inflight;
 static void (*idle_cb)(void);

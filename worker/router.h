@@ -16,7 +16,7 @@
 #ifndef COFFER_ROUTER_H
 #define COFFER_ROUTER_H
 
-#include "../src/http.h"
+#include "worker/http.h"
 
 typedef void (*route_fn)(struct req *r);
 

@@ -6,8 +6,8 @@
  */
 #include <stddef.h>
 
-#include "router.h"
-#include "routes.h"
+#include "worker/router.h"
+#include "worker/routes.h"
 
 const struct route *const route_tables[] = {
 	routes_ops,

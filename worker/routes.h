@@ -4,7 +4,7 @@
 #ifndef COFFER_ROUTES_H
 #define COFFER_ROUTES_H
 
-#include "router.h"
+#include "worker/router.h"
 
 #define MAIN	LISTENER_MAIN
 #define ADMIN	LISTENER_ADMIN

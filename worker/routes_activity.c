@@ -17,14 +17,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../src/db.h"
-#include "../src/store_activity.h"
-#include "../src/store_groups.h"
-#include "../src/store_skills.h"
-#include "../src/validate.h"
-#include "auth.h"
-#include "router.h"
-#include "routes.h"
+#include "src/db/db.h"
+#include "src/store/activity.h"
+#include "src/store/groups.h"
+#include "src/store/skills.h"
+#include "worker/validate.h"
+#include "worker/auth.h"
+#include "worker/router.h"
+#include "worker/routes.h"
 
 #define TIME_BUF 40
 #define FEED_DEFAULT 50

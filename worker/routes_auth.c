@@ -37,19 +37,19 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 
-#include "../src/config.h"
-#include "../src/crypto.h"
-#include "../src/db.h"
-#include "../src/httpc.h"
-#include "../src/log.h"
-#include "../src/store_sessions.h"
-#include "../src/store_users.h"
-#include "../src/util.h"
-#include "../src/validate.h"
-#include "auth.h"
-#include "router.h"
-#include "routes.h"
-#include "worker.h"
+#include "src/config.h"
+#include "src/crypto.h"
+#include "src/db/db.h"
+#include "worker/httpc.h"
+#include "src/log.h"
+#include "src/store/sessions.h"
+#include "src/store/users.h"
+#include "src/util.h"
+#include "worker/validate.h"
+#include "worker/auth.h"
+#include "worker/router.h"
+#include "worker/routes.h"
+#include "worker/worker.h"
 
 #define MOCK_CLIENT_ID	"coffer"
 #define BASE_MAX	512
@@ -419,7 +419,7 @@ mock_authorize(struct req *r, struct evkeyvalq *q)
 		name = login;
 	check = json_string(name);	/* NULL when not valid UTF-8 */
 	if (check == NULL ||
-	    validate_utf8_len(name) > (size_t)worker_config()->max_name_length) {
+	    utf8_len(name) > (size_t)worker_config()->max_name_length) {
 		json_decref(check);
 		http_error(r, 400, NULL, "name must be 1-%d characters of UTF-8",
 		    worker_config()->max_name_length);

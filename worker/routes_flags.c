@@ -6,11 +6,11 @@
  * what the worker enforces; a change is visible on every worker within
  * FLAGS_TTL_MS.  A PUT writes the table and updates this worker's cache.
  */
-#include "../src/db.h"
-#include "../src/store_flags.h"
-#include "../src/validate.h"
-#include "flags.h"
-#include "routes.h"
+#include "src/db/db.h"
+#include "src/store/flags.h"
+#include "worker/validate.h"
+#include "worker/flags.h"
+#include "worker/routes.h"
 
 /* The one shape of a single flag. */
 static json_t *

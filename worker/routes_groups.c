@@ -29,15 +29,15 @@
 #include <string.h>
 #include <strings.h>
 
-#include "../src/db.h"
-#include "../src/store_characters.h"
-#include "../src/store_groups.h"
-#include "../src/store_vault.h"
-#include "../src/validate.h"
-#include "auth.h"
-#include "router.h"
-#include "routes.h"
-#include "worker.h"
+#include "src/db/db.h"
+#include "src/store/characters.h"
+#include "src/store/groups.h"
+#include "src/store/vault.h"
+#include "worker/validate.h"
+#include "worker/auth.h"
+#include "worker/router.h"
+#include "worker/routes.h"
+#include "worker/worker.h"
 
 #define MAX_CHARS	50	/* characters named in one request */
 

@@ -7,14 +7,14 @@
  * bad item answers 422 naming its index and field and the current catalog
  * stays as it was.
  */
-#include "../src/config.h"
-#include "../src/db.h"
-#include "../src/log.h"
-#include "../src/store_catalog.h"
-#include "../src/store_demo.h"
-#include "../src/validate.h"
-#include "routes.h"
-#include "worker.h"
+#include "src/config.h"
+#include "src/db/db.h"
+#include "src/log.h"
+#include "src/store/catalog.h"
+#include "src/store/demo.h"
+#include "worker/validate.h"
+#include "worker/routes.h"
+#include "worker/worker.h"
 
 /* The one shape of a snapshot in responses. */
 static json_t *

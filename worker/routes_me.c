@@ -17,16 +17,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../src/crypto.h"
-#include "../src/db.h"
-#include "../src/store_sessions.h"
-#include "../src/store_tokens.h"
-#include "../src/store_users.h"
-#include "../src/validate.h"
-#include "auth.h"
-#include "router.h"
-#include "routes.h"
-#include "worker.h"
+#include "src/crypto.h"
+#include "src/db/db.h"
+#include "src/store/sessions.h"
+#include "src/store/tokens.h"
+#include "src/store/users.h"
+#include "worker/validate.h"
+#include "worker/auth.h"
+#include "worker/router.h"
+#include "worker/routes.h"
+#include "worker/worker.h"
 
 
 /* The SPEC's User from store_users_get's row; csrf_token when present. */

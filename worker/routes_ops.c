@@ -11,17 +11,17 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 
-#include "../src/config.h"
-#include "../src/coro.h"
-#include "../src/db.h"
-#include "../src/log.h"
-#include "../src/metrics.h"
-#include "../src/proto.h"
-#include "../src/store_demo.h"
-#include "../src/broker_link.h"
-#include "router.h"
-#include "routes.h"
-#include "worker.h"
+#include "src/config.h"
+#include "src/coro.h"
+#include "src/db/db.h"
+#include "src/log.h"
+#include "src/metrics.h"
+#include "src/proto.h"
+#include "src/store/demo.h"
+#include "src/db/broker_link.h"
+#include "worker/router.h"
+#include "worker/routes.h"
+#include "worker/worker.h"
 
 static void
 ops_healthz(struct req *r)

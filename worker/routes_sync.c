@@ -25,18 +25,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../src/db.h"
-#include "../src/store_activity.h"
-#include "../src/store_catalog.h"
-#include "../src/store_characters.h"
-#include "../src/store_containers.h"
-#include "../src/store_skills.h"
-#include "../src/util.h"
-#include "../src/validate.h"
-#include "auth.h"
-#include "router.h"
-#include "routes.h"
-#include "worker.h"
+#include "src/db/db.h"
+#include "src/store/activity.h"
+#include "src/store/catalog.h"
+#include "src/store/characters.h"
+#include "src/store/containers.h"
+#include "src/store/skills.h"
+#include "src/util.h"
+#include "worker/validate.h"
+#include "worker/auth.h"
+#include "worker/router.h"
+#include "worker/routes.h"
+#include "worker/worker.h"
 
 #define SEQ_MAX INT64_MAX
 #define EVENTS_MAX 50			/* events in one activity POST */

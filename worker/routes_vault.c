@@ -33,14 +33,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../src/crypto.h"
-#include "../src/db.h"
-#include "../src/store_groups.h"
-#include "../src/store_vault.h"
-#include "../src/util.h"
-#include "auth.h"
-#include "router.h"
-#include "routes.h"
+#include "src/crypto.h"
+#include "src/db/db.h"
+#include "src/store/groups.h"
+#include "src/store/vault.h"
+#include "src/util.h"
+#include "worker/auth.h"
+#include "worker/router.h"
+#include "worker/routes.h"
 
 #define LIMIT_DEFAULT	100
 #define LIMIT_MAX	500

@@ -33,10 +33,10 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 
-#include "../src/http.h"
-#include "../src/util.h"
-#include "router.h"
-#include "routes.h"
+#include "worker/http.h"
+#include "src/util.h"
+#include "worker/router.h"
+#include "worker/routes.h"
 
 /* Defined by the generated static_files.c (build-aux/embed-static.sh);
  * the list ends with an entry whose name is NULL. */

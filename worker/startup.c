@@ -19,16 +19,16 @@
 
 #include <event2/event.h>
 
-#include "../src/broker_link.h"
-#include "../src/config.h"
-#include "../src/coro.h"
-#include "../src/db.h"
-#include "../src/log.h"
-#include "../src/store_catalog.h"
-#include "../src/store_demo.h"
-#include "../src/util.h"
-#include "startup.h"
-#include "worker.h"
+#include "src/db/broker_link.h"
+#include "src/config.h"
+#include "src/coro.h"
+#include "src/db/db.h"
+#include "src/log.h"
+#include "src/store/catalog.h"
+#include "src/store/demo.h"
+#include "src/util.h"
+#include "worker/startup.h"
+#include "worker/worker.h"
 
 #define BACKOFF_FIRST_MS	50
 #define BACKOFF_MAX_MS		2000

@@ -17,15 +17,15 @@
 #include <event2/http.h>
 #include <event2/listener.h>
 
-#include "../src/coro.h"
-#include "../src/db.h"
-#include "../src/log.h"
-#include "../src/util.h"
-#include "../src/validate.h"
-#include "../src/broker_link.h"
-#include "router.h"
-#include "startup.h"
-#include "worker.h"
+#include "src/coro.h"
+#include "src/db/db.h"
+#include "src/log.h"
+#include "src/util.h"
+#include "worker/validate.h"
+#include "src/db/broker_link.h"
+#include "worker/router.h"
+#include "worker/startup.h"
+#include "worker/worker.h"
 
 /* Catalog uploads go to the admin listener; the default catalog is ~1.4 MB. */
 #define ADMIN_MAX_BODY (64 * 1024 * 1024)
@@ -130,8 +130,7 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 		event_base_loopbreak(W.base);
 		return;
 	}
-	tv.tv_sec = (time_t)(W.cfg->shutdown_timeout / 1000);
-	tv.tv_usec = (suseconds_t)(W.cfg->shutdown_timeout % 1000) * 1000;
+	tv = msec_tv((uint64_t)W.cfg->shutdown_timeout);
 	W.stop_timer = evtimer_new(W.base, on_stop_timeout, NULL);
 	evtimer_add(W.stop_timer, &tv);
 }
@@ -157,8 +156,7 @@ serve(const int *fds, int n, enum listener_kind kind)
 	 */
 	evhttp_set_max_body_size(http, 4 * (kind == LISTENER_ADMIN ?
 	    ADMIN_MAX_BODY : (ev_ssize_t)W.cfg->max_body_size));
-	tv.tv_sec = (time_t)(W.cfg->keepalive_timeout / 1000);
-	tv.tv_usec = (suseconds_t)(W.cfg->keepalive_timeout % 1000) * 1000;
+	tv = msec_tv((uint64_t)W.cfg->keepalive_timeout);
 	evhttp_set_timeout_tv(http, &tv);
 	evhttp_set_gencb(http, router_dispatch, (void *)(intptr_t)kind);
 	for (int i = 0; i < n; i++) {

@@ -9,8 +9,8 @@
 #ifndef COFFER_WORKER_H
 #define COFFER_WORKER_H
 
-#include "../src/config.h"
-#include "../src/master.h"
+#include "src/config.h"
+#include "src/listen.h"
 
 /* Runs the worker until stopped; returns the process exit status. */
 int worker_main(struct config *cfg, int id, const struct listeners *ls, int ready_fd);

@@ -39,15 +39,15 @@
 
 #include <libpq-fe.h>
 
-#include "../../broker/broker.h"
-#include "../../broker/pool.h"
-#include "../../broker/stmtcache.h"
-#include "config.h"
-#include "log.h"
-#include "pgtest.h"
-#include "proto.h"
-#include "test.h"
-#include "util.h"
+#include "broker/broker.h"
+#include "broker/pool.h"
+#include "broker/stmtcache.h"
+#include "src/config.h"
+#include "src/log.h"
+#include "tests/unit/pgtest.h"
+#include "src/proto.h"
+#include "tests/unit/test.h"
+#include "src/util.h"
 
 static const char *server_dsn;	/* COFFER_TEST_PG_DSN */
 static char *dsn;		/* our own database on it */

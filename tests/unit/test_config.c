@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
-#include "test.h"
+#include "src/config.h"
+#include "tests/unit/test.h"
 
 static char err[CONFIG_ERR_MAX];
 

@@ -19,8 +19,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "coro.h"
-#include "test.h"
+#include "src/coro.h"
+#include "tests/unit/test.h"
 
 #define POOL_MAX 64
 

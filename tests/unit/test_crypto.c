@@ -7,8 +7,8 @@
  */
 #include <string.h>
 
-#include "crypto.h"
-#include "test.h"
+#include "src/crypto.h"
+#include "tests/unit/test.h"
 
 TEST(sha256_vectors)
 {

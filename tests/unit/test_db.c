@@ -19,15 +19,15 @@
 #include <event2/event.h>
 #include <sqlite3.h>
 
-#include "../../broker/broker.h"
-#include "broker_link.h"
-#include "config.h"
-#include "coro.h"
-#include "db.h"
-#include "log.h"
-#include "pgtest.h"
-#include "test.h"
-#include "util.h"
+#include "broker/broker.h"
+#include "src/db/broker_link.h"
+#include "src/config.h"
+#include "src/coro.h"
+#include "src/db/db.h"
+#include "src/log.h"
+#include "tests/unit/pgtest.h"
+#include "tests/unit/test.h"
+#include "src/util.h"
 
 static struct config cfg;
 static struct event_base *base;

@@ -25,10 +25,10 @@
 #include <libpq-fe.h>
 #include <sqlite3.h>
 
-#include "log.h"
-#include "migrate.h"
-#include "test.h"
-#include "util.h"
+#include "src/log.h"
+#include "src/db/migrate.h"
+#include "tests/unit/test.h"
+#include "src/util.h"
 
 static const char *const tables[] = {
 	"activity", "app_meta", "billing_events", "catalog_items",

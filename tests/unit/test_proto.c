@@ -11,9 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "proto.h"
-#include "test.h"
-#include "util.h"
+#include "src/proto.h"
+#include "tests/unit/test.h"
+#include "src/util.h"
 
 /* Parse exactly one whole frame from b; returns proto_next's answer. */
 static int

@@ -1,0 +1,299 @@
+/*
+ * db_sqlite.c -- the SQLite engine: one connection per worker process.
+ *
+ * Every call completes before it returns; nothing here yields.  Each
+ * db_stmt is compiled once on this connection (SQLITE_PREPARE_PERSISTENT)
+ * and reset after use, which is the statement cache.  Placeholders $1..$n
+ * are SQLite named parameters; the map from n to SQLite's bind index is
+ * computed once per statement, so SQL is never rewritten.
+ *
+ * Transactions use BEGIN IMMEDIATE, taking the write lock up front, so two
+ * workers never deadlock upgrading read locks; a writer that cannot get the
+ * lock within sqlite_busy_timeout fails with DBE_BUSY (503).  While a
+ * transaction is open the coroutine may not yield (coro_forbid_yield):
+ * holding SQLite's write lock across a network wait would stall every
+ * other process.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "src/coro.h"
+#include "src/db/db_internal.h"
+#include "src/log.h"
+#include "src/util.h"
+
+static sqlite3 *conn;
+
+static void
+lite_error(struct db_session *s, int rc, const char *what)
+{
+	int ext = conn ? sqlite3_extended_errcode(conn) : rc;
+	enum db_error_kind kind = DBE_SQL;
+	char code[16];
+
+	switch (rc & 0xff) {
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		kind = DBE_BUSY;
+		break;
+	case SQLITE_CONSTRAINT:
+		if (ext == SQLITE_CONSTRAINT_UNIQUE || ext == SQLITE_CONSTRAINT_PRIMARYKEY)
+			kind = DBE_CONSTRAINT;
+		break;
+	}
+	snprintf(code, sizeof(code), "%d", ext);
+	db_error_set(s, kind, code, "%s: %s", what, conn ? sqlite3_errmsg(conn) : "no connection");
+}
+
+static int
+lite_init(const struct config *cfg, struct event_base *base)
+{
+	static const char pragmas[] =
+	    "PRAGMA journal_mode = WAL;"
+	    "PRAGMA synchronous = NORMAL;"
+	    "PRAGMA foreign_keys = ON;";
+	int rc;
+
+	(void)base;
+	rc = sqlite3_open_v2(cfg->sqlite_path, &conn,
+	    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+	if (rc != SQLITE_OK) {
+		log_error("sqlite: open %s: %s", cfg->sqlite_path,
+		    conn ? sqlite3_errmsg(conn) : sqlite3_errstr(rc));
+		sqlite3_close(conn);
+		conn = NULL;
+		return -1;
+	}
+	sqlite3_busy_timeout(conn, (int)cfg->sqlite_busy_timeout);
+	if (sqlite3_exec(conn, pragmas, NULL, NULL, NULL) != SQLITE_OK) {
+		log_error("sqlite: %s", sqlite3_errmsg(conn));
+		return -1;
+	}
+	return 0;
+}
+
+static void
+lite_shutdown(void)
+{
+	/* sqlite3_close_v2 finalizes lazily what statements remain. */
+	if (conn)
+		sqlite3_close_v2(conn);
+	conn = NULL;
+}
+
+static int
+compile(struct db_session *s, struct db_stmt *st)
+{
+	sqlite3_stmt *h;
+	int rc;
+
+	if (st->lite)
+		return 0;
+	rc = sqlite3_prepare_v3(conn, st->sql[ENGINE_SQLITE], -1,
+	    SQLITE_PREPARE_PERSISTENT, &h, NULL);
+	if (rc != SQLITE_OK) {
+		lite_error(s, rc, "prepare");
+		return -1;
+	}
+	/* SQLite numbers named parameters by first appearance; map each
+	 * $n to its index once, so binding is by position like PostgreSQL. */
+	st->lite_nmap = 0;
+	for (int idx = 1; idx <= sqlite3_bind_parameter_count(h); idx++) {
+		const char *name = sqlite3_bind_parameter_name(h, idx);
+		long n = name && name[0] == '$' ? strtol(name + 1, NULL, 10) : 0;
+
+		if (n < 1 || n > 32767) {
+			db_error_set(s, DBE_MISUSE, "", "parameter %s: write $1, $2, ...",
+			    name ? name : "?");
+			sqlite3_finalize(h);
+			return -1;
+		}
+		if (n > st->lite_nmap) {
+			st->lite_map = xrealloc(st->lite_map, (size_t)n * sizeof(int));
+			memset(st->lite_map + st->lite_nmap, 0,
+			    (size_t)(n - st->lite_nmap) * sizeof(int));
+			st->lite_nmap = (int)n;
+		}
+		st->lite_map[n - 1] = idx;
+	}
+	st->lite = h;
+	return 0;
+}
+
+static int
+bind(struct db_session *s, struct db_stmt *st, const struct db_value *p, int n)
+{
+	sqlite3_stmt *h = st->lite;
+
+	for (int i = 0; i < n; i++) {
+		int idx = i < st->lite_nmap ? st->lite_map[i] : 0, rc = SQLITE_OK;
+
+		if (idx <= 0)
+			continue;	/* $i not used by this dialect's text */
+		switch (p[i].type) {
+		case DBV_NULL:
+			rc = sqlite3_bind_null(h, idx);
+			break;
+		case DBV_INT:
+		case DBV_BOOL:
+			rc = sqlite3_bind_int64(h, idx, p[i].i);
+			break;
+		case DBV_REAL:
+			rc = sqlite3_bind_double(h, idx, p[i].d);
+			break;
+		case DBV_TEXT:
+			rc = sqlite3_bind_text(h, idx, p[i].s,
+			    p[i].len == SIZE_MAX ? -1 : (int)p[i].len, SQLITE_STATIC);
+			break;
+		}
+		if (rc != SQLITE_OK) {
+			lite_error(s, rc, "bind");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Text storage that grows; cells are offsets until the end. */
+struct arena {
+	char *buf;
+	size_t len, cap;
+};
+
+static size_t
+arena_add(struct arena *a, const void *p, size_t n)
+{
+	size_t at = a->len;
+
+	if (a->len + n + 1 > a->cap) {
+		a->cap = (a->len + n + 1) * 2;
+		a->buf = xrealloc(a->buf, a->cap);
+	}
+	memcpy(a->buf + a->len, p, n);
+	a->buf[a->len + n] = '\0';
+	a->len += n + 1;
+	return at;
+}
+
+static int
+lite_query(struct db_session *s, struct db_stmt *st, const struct db_value *p,
+	   int n, struct db_result **out)
+{
+	struct db_result *r;
+	struct arena a = { 0 };
+	size_t *offs = NULL, ncells = 0, cap = 0;
+	sqlite3_stmt *h;
+	int rc, ncols;
+
+	if (compile(s, st) < 0 || bind(s, st, p, n) < 0)
+		goto fail_reset;
+	h = st->lite;
+	ncols = sqlite3_column_count(h);
+	r = xcalloc(1, sizeof(*r));
+	r->ncols = ncols;
+	while ((rc = sqlite3_step(h)) == SQLITE_ROW) {
+		for (int c = 0; c < ncols; c++) {
+			const unsigned char *t = sqlite3_column_text(h, c);
+			int len = sqlite3_column_bytes(h, c);
+
+			if (ncells == cap) {
+				cap = cap ? cap * 2 : 64;
+				offs = xrealloc(offs, cap * sizeof(*offs));
+			}
+			/* SIZE_MAX marks NULL until pointers are fixed up. */
+			offs[ncells++] = t == NULL ? SIZE_MAX : arena_add(&a, t, (size_t)len);
+		}
+		r->nrows++;
+	}
+	if (rc != SQLITE_DONE) {
+		lite_error(s, rc, "step");
+		free(offs);
+		free(a.buf);
+		free(r);
+		goto fail_reset;
+	}
+	r->changes = sqlite3_changes64(conn);
+	r->colnames = xcalloc((size_t)ncols + 1, sizeof(char *));
+	/* Column names go in the same arena, after the cells. */
+	{
+		size_t *name_off = xcalloc((size_t)ncols + 1, sizeof(size_t));
+
+		for (int c = 0; c < ncols; c++) {
+			const char *nm = sqlite3_column_name(h, c);
+
+			name_off[c] = arena_add(&a, nm, strlen(nm));
+		}
+		for (int c = 0; c < ncols; c++)
+			r->colnames[c] = a.buf + name_off[c];
+		free(name_off);
+	}
+	r->cells = xcalloc(ncells + 1, sizeof(char *));
+	r->lens = xcalloc(ncells + 1, sizeof(int32_t));
+	for (size_t i = 0; i < ncells; i++) {
+		if (offs[i] == SIZE_MAX) {
+			r->cells[i] = NULL;
+			r->lens[i] = -1;
+		} else {
+			r->cells[i] = a.buf + offs[i];
+			r->lens[i] = (int32_t)strlen(r->cells[i]);
+		}
+	}
+	free(offs);
+	r->storage = a.buf;
+	sqlite3_reset(h);
+	sqlite3_clear_bindings(h);
+	*out = r;
+	return 0;
+
+fail_reset:
+	if (st->lite) {
+		sqlite3_reset(st->lite);
+		sqlite3_clear_bindings(st->lite);
+	}
+	return -1;
+}
+
+static int
+lite_exec(struct db_session *s, const char *sql)
+{
+	int rc = sqlite3_exec(conn, sql, NULL, NULL, NULL);
+
+	if (rc != SQLITE_OK) {
+		lite_error(s, rc, "exec");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+lite_begin(struct db_session *s)
+{
+	if (lite_exec(s, "BEGIN IMMEDIATE") < 0)
+		return -1;
+	coro_forbid_yield(1);
+	return 0;
+}
+
+static int
+lite_end(struct db_session *s, int commit)
+{
+	int rc = lite_exec(s, commit ? "COMMIT" : "ROLLBACK");
+
+	if (rc < 0 && commit && !sqlite3_get_autocommit(conn))
+		sqlite3_exec(conn, "ROLLBACK", NULL, NULL, NULL);	/* leave none open */
+	coro_forbid_yield(-1);
+	return rc;
+}
+
+const struct db_engine_ops db_sqlite_ops = {
+	.name = "sqlite",
+	.init = lite_init,
+	.shutdown = lite_shutdown,
+	.query = lite_query,
+	.exec = lite_exec,
+	.begin = lite_begin,
+	.end = lite_end,
+};

@@ -1,0 +1,69 @@
+/*
+ * store/activity.c -- the activity table.
+ *
+ * Recording is one statement whatever the number of groups: INSERT ...
+ * SELECT from group_characters (its character index finds the groups), the
+ * user being the sharing member stored there.  created_at takes the column
+ * default, so on PostgreSQL all rows of one transaction share its start
+ * time; order within the feed is by id, never by time.
+ */
+#include <stdlib.h>
+
+#include "src/db/db.h"
+#include "src/store/activity.h"
+
+int
+store_activity_groups(int64_t character_id)
+{
+	static struct db_stmt *st;
+	struct db_value p[] = { DB_INT(character_id) };
+	struct db_result *row = NULL;
+	int n;
+
+	if (st == NULL)
+		st = db_prepare("SELECT count(*) FROM group_characters WHERE character_id = $1");
+	if (db_get(st, p, 1, &row) < 0)
+		return -1;
+	n = (int)db_int(row, 0, 0);
+	db_result_free(row);
+	return n;
+}
+
+int
+store_activity_record(int64_t character_id, const char *kind, json_t *data)
+{
+	static struct db_stmt *st;
+	char *text = json_dumps(data, JSON_COMPACT);
+	struct db_value p[] = { DB_INT(character_id), DB_TEXT(kind), DB_TEXT(text) };
+	int64_t n;
+
+	if (text == NULL) {
+		db_set_error(DBE_MISUSE, "", "activity data does not serialize");
+		return -1;
+	}
+	if (st == NULL)
+		st = db_prepare_dual(
+		    "INSERT INTO activity (group_id, character_id, user_id, kind, data) "
+		    "SELECT group_id, character_id, user_id, $2, $3 "
+		    "FROM group_characters WHERE character_id = $1",
+		    "INSERT INTO activity (group_id, character_id, user_id, kind, data) "
+		    "SELECT group_id, character_id, user_id, $2::text, $3::jsonb "
+		    "FROM group_characters WHERE character_id = $1");
+	n = db_run(st, p, 3, NULL);
+	free(text);
+	return n < 0 ? -1 : (int)n;
+}
+
+int
+store_activity_page(int64_t group_id, int64_t before, int limit, struct db_result **rows)
+{
+	static struct db_stmt *st;
+	struct db_value p[] = { DB_INT(group_id), DB_INT(before), DB_INT(limit) };
+
+	if (st == NULL)
+		st = db_prepare(
+		    "SELECT a.id, a.kind, c.name, a.user_id, a.data, a.created_at "
+		    "FROM activity a LEFT JOIN characters c ON c.id = a.character_id "
+		    "WHERE a.group_id = $1 AND a.id < $2 ORDER BY a.id DESC LIMIT $3");
+	return db_all(st, p, 3, rows);
+}

@@ -1,0 +1,42 @@
+/*
+ * store/activity.h -- the activity feed of a group.
+ *
+ * An event about a character (items gained or lost, a level-up, a plugin
+ * event) is recorded once per group the character is shared in, with one
+ * INSERT ... SELECT over group_characters, inside the caller's
+ * transaction: an applied sync and its activity commit or roll back
+ * together.  A character shared in no group records nothing.
+ *
+ * Pages go newest first by id (activity_group_idx): ids only grow, so the
+ * keyset "id < cursor" never skips nor repeats a row while new rows arrive.
+ * Rows of a page have the columns
+ *	id, kind, character (name or NULL), user_id, data (JSON text), created_at
+ */
+#ifndef COFFER_STORE_ACTIVITY_H
+#define COFFER_STORE_ACTIVITY_H
+
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "src/db/db.h"
+
+/* Kinds the server writes itself; a plugin may not post these. */
+#define ACTIVITY_ITEMS		"items"
+#define ACTIVITY_LEVEL_UP	"level_up"
+
+/* How many groups character_id is shared in, or -1. */
+int store_activity_groups(int64_t character_id);
+
+/*
+ * Record kind with data (a JSON object, not stolen) for every group
+ * character_id is shared in, as that character's owner.  Returns the rows
+ * written (0 when the character is in no group), or -1.
+ */
+int store_activity_record(int64_t character_id, const char *kind, json_t *data);
+
+/* Up to limit rows of group_id's feed with id < before, newest first.
+ * 0 and *rows, or -1. */
+int store_activity_page(int64_t group_id, int64_t before, int limit, struct db_result **rows);
+
+#endif

@@ -1,0 +1,237 @@
+/*
+ * store/characters.c -- the characters table.
+ *
+ * The only dialect difference is the lookup by name: SQLite's column
+ * collates NOCASE, so "name = $n" ignores case and uses characters_name_key;
+ * on PostgreSQL the same index is on lower(name), so the lookup is
+ * "lower(name) = lower($n)".  Linking is one text on both engines: INSERT
+ * ... ON CONFLICT DO NOTHING RETURNING (no conflict target, because the
+ * unique index differs), then read the row when nothing came back, which
+ * tells "already yours" from "someone else's".
+ */
+#include <string.h>
+
+#include "src/db/db.h"
+#include "src/store/store.h"
+#include "src/store/characters.h"
+#include "src/store/users.h"
+
+#define CHAR_COLS "id, name, created_at, last_sync_at"
+#define BY_NAME_SQLITE "name = $2"
+#define BY_NAME_PG "lower(name) = lower($2)"
+
+int
+store_characters_valid_name(const char *name)
+{
+	size_t n = 0;
+
+	if (name == NULL)
+		return 0;
+	for (const char *p = name; *p; p++, n++) {
+		char c = *p;
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || c == ' ' || c == '-' || c == '_'))
+			return 0;
+	}
+	return n >= 1 && n <= STORE_CHARACTER_NAME_MAX;
+}
+
+/* The id and user_id of name, whoever owns it.  1 / 0 / -1. */
+static int
+by_name(const char *name, struct db_result **row)
+{
+	static struct db_stmt *st;
+	struct db_value p[] = { DB_TEXT(name) };
+
+	if (st == NULL)
+		st = db_prepare_dual(
+		    "SELECT id, user_id FROM characters WHERE name = $1",
+		    "SELECT id, user_id FROM characters WHERE lower(name) = lower($1)");
+	return db_get(st, p, 1, row);
+}
+
+int
+store_characters_find(int64_t user_id, const char *name, int64_t *id,
+		      char name_out[STORE_CHARACTER_NAME_MAX + 1])
+{
+	static struct db_stmt *st;
+	struct db_value p[] = { DB_INT(user_id), DB_TEXT(name) };
+	struct db_result *row = NULL;
+	int rc;
+
+	if (!store_characters_valid_name(name))
+		return 0;
+	if (st == NULL)
+		st = db_prepare_dual(
+		    "SELECT id, name FROM characters WHERE " BY_NAME_SQLITE " AND user_id = $1",
+		    "SELECT id, name FROM characters WHERE " BY_NAME_PG " AND user_id = $1");
+	rc = db_get(st, p, 2, &row);
+	if (rc != 1)
+		return rc;
+	*id = db_int(row, 0, 0);
+	if (name_out != NULL) {
+		strncpy(name_out, db_text(row, 0, 1), STORE_CHARACTER_NAME_MAX);
+		name_out[STORE_CHARACTER_NAME_MAX] = '\0';
+	}
+	db_result_free(row);
+	return 1;
+}
+
+int
+store_characters_owned(int64_t user_id, const char *const *names, int n, int64_t *ids)
+{
+	int found = 0;
+
+	for (int i = 0; i < n; i++) {
+		int64_t id;
+		int rc = store_characters_find(user_id, names[i], &id, NULL);
+
+		if (rc < 0)
+			return -1;
+		if (rc == 1)
+			ids[found++] = id;
+	}
+	return found;
+}
+
+int
+store_characters_link(int64_t user_id, const char *name, struct db_result **row)
+{
+	static struct db_stmt *ins, *get;
+	struct db_value p[] = { DB_INT(user_id), DB_TEXT(name) };
+	struct db_result *rows = NULL, *old = NULL;
+	int rc;
+
+	if (ins == NULL) {
+		ins = db_prepare(
+		    "INSERT INTO characters (user_id, name) VALUES ($1, $2) "
+		    "ON CONFLICT DO NOTHING RETURNING " CHAR_COLS);
+		get = db_prepare("SELECT " CHAR_COLS " FROM characters WHERE id = $1");
+	}
+	if (db_run(ins, p, 2, &rows) < 0)
+		return -1;
+	if (db_nrows(rows) == 1) {
+		*row = rows;
+		return STORE_LINK_CREATED;
+	}
+	db_result_free(rows);
+	/* A conflict: the name exists (any case).  Whose is it? */
+	rc = by_name(name, &old);
+	if (rc < 0)
+		return -1;
+	if (rc == 0) {		/* deleted between the two statements */
+		db_set_error(DBE_CONSTRAINT, "", "character link raced with a delete");
+		return -1;
+	}
+	if (db_int(old, 0, 1) != user_id) {
+		db_result_free(old);
+		return STORE_LINK_TAKEN;
+	}
+	{
+		struct db_value pg[] = { DB_INT(db_int(old, 0, 0)) };
+
+		db_result_free(old);
+		rc = db_get(get, pg, 1, row);
+	}
+	if (rc < 0)
+		return -1;
+	if (rc == 0) {
+		db_set_error(DBE_CONSTRAINT, "", "character link raced with a delete");
+		return -1;
+	}
+	return STORE_LINK_EXISTS;
+}
+
+int
+store_characters_list(int64_t user_id, struct db_result **rows)
+{
+	static struct db_stmt *st;
+	struct db_value p[] = { DB_INT(user_id) };
+
+	if (st == NULL)
+		st = db_prepare("SELECT " CHAR_COLS " FROM characters WHERE user_id = $1 ORDER BY id");
+	return db_all(st, p, 1, rows);
+}
+
+int
+store_characters_delete(int64_t user_id, const char *name)
+{
+	static struct db_stmt *st;
+	struct db_value p[] = { DB_INT(user_id), DB_TEXT(name) };
+	int64_t n;
+
+	if (!store_characters_valid_name(name))
+		return 0;
+	if (st == NULL)
+		st = db_prepare_dual(
+		    "DELETE FROM characters WHERE " BY_NAME_SQLITE " AND user_id = $1",
+		    "DELETE FROM characters WHERE " BY_NAME_PG " AND user_id = $1");
+	n = db_run(st, p, 2, NULL);
+	return n < 0 ? -1 : n > 0;
+}
+
+int
+store_characters_lock(int64_t id, int64_t *skills_seq)
+{
+	static struct db_stmt *st;
+	struct db_value p[] = { DB_INT(id) };
+	struct db_result *row = NULL;
+	int rc;
+
+	if (st == NULL)
+		st = db_prepare_dual(
+		    "SELECT skills_seq FROM characters WHERE id = $1",
+		    "SELECT skills_seq FROM characters WHERE id = $1 FOR NO KEY UPDATE");
+	rc = db_get(st, p, 1, &row);
+	if (rc != 1)
+		return rc;
+	*skills_seq = db_int(row, 0, 0);
+	db_result_free(row);
+	return 1;
+}
+
+int
+store_characters_touch(int64_t id, const char *now, int64_t skills_seq)
+{
+	static struct db_stmt *st;
+	struct db_value p[] = { DB_INT(id), DB_TEXT(now), DB_INT(skills_seq) };
+
+	if (st == NULL)
+		st = db_prepare(
+		    "UPDATE characters SET last_sync_at = $2, skills_seq = "
+		    "CASE WHEN CAST($3 AS bigint) >= 0 THEN CAST($3 AS bigint) ELSE skills_seq END "
+		    "WHERE id = $1");
+	return db_run(st, p, 3, NULL) < 0 ? -1 : 0;
+}
+
+int
+store_characters_state(int64_t user_id, struct db_result **rows)
+{
+	static struct db_stmt *st;
+	struct db_value p[] = { DB_INT(user_id) };
+
+	if (st == NULL)
+		st = db_prepare(
+		    "SELECT c.name, c.skills_seq, ct.container, ct.seq FROM characters c "
+		    "LEFT JOIN containers ct ON ct.character_id = c.id "
+		    "WHERE c.user_id = $1 ORDER BY c.id, ct.container");
+	return db_all(st, p, 1, rows);
+}
+
+int
+store_characters_presence(int64_t id, int64_t world, const char *activity)
+{
+	static struct db_stmt *st;
+	char now[STORE_TIME_LEN];
+	struct db_value p[] = { DB_INT(id), world < 0 ? DB_NULL() : DB_INT(world),
+	    DB_TEXT(activity), DB_TEXT(store_time(now, 0)) };
+
+	if (st == NULL)
+		st = db_prepare(
+		    "INSERT INTO presence (character_id, world, activity, seen_at) "
+		    "VALUES ($1, $2, $3, $4) ON CONFLICT (character_id) DO UPDATE "
+		    "SET world = excluded.world, activity = excluded.activity, "
+		    "seen_at = excluded.seen_at");
+	return db_run(st, p, 4, NULL) < 0 ? -1 : 0;
+}

@@ -1,0 +1,107 @@
+/*
+ * store/containers.h -- a character's synced containers and their items.
+ *
+ * A container's state is a set of (item id, qty) with the ids unique: the
+ * sync body may repeat an id (unstackable items) and store_containers_sum
+ * folds the repeats before anything is stored.  Each container row keeps
+ * the last applied seq; an update whose seq is not greater than it changes
+ * nothing, so a retried or reordered request is harmless.
+ *
+ * store_containers_put and store_containers_patch must run inside the
+ * caller's transaction (db_tx), so a batch of several containers and the
+ * skills commits as one.  Each one:
+ *  1. locks the container row, creating it with seq -1 when it is new
+ *     (INSERT ... ON CONFLICT DO NOTHING, then on PostgreSQL SELECT ...
+ *     FOR UPDATE; SQLite's BEGIN IMMEDIATE already serializes writers), so
+ *     racing updates of one container run one after the other and never
+ *     collide on a duplicate key.  Every accepted seq is >= 0, so a new row
+ *     is always overwritten by the update that created it, and a rolled
+ *     back transaction takes the row with it;
+ *  2. reads the stored items, diffs them against the new state and writes
+ *     only the difference (one upsert and one delete statement, each
+ *     taking the rows as a JSON array, so a 2,000-item bank costs a few
+ *     round trips, not thousands);
+ *  3. updates seq and updated_at, the character's last_sync_at, and
+ *     records an "items" activity (gained and lost, priced from the current
+ *     catalog snapshot) in each group the character is shared in.
+ * Lock order is container rows (callers go in store_containers_names
+ * order), then the character row, the same for every writer, so
+ * concurrent batches cannot deadlock.
+ */
+#ifndef COFFER_STORE_CONTAINERS_H
+#define COFFER_STORE_CONTAINERS_H
+
+#include <stdint.h>
+
+#include "src/db/db.h"
+
+#define STORE_QTY_MAX		2147483647	/* one stack, and a summed id */
+#define STORE_ITEM_ID_MAX	2147483647
+
+#define STORE_CONTAINERS_N	8
+
+/* The SPEC's STORE_CONTAINERS_N containers, in the lock order; then NULL. */
+extern const char *const store_containers_names[];
+
+/* The index of name in store_containers_names, or -1 if unknown. */
+int store_containers_index(const char *name);
+
+struct sync_item {
+	int64_t id;
+	int64_t qty;		/* a quantity, or a delta for PATCH */
+};
+
+struct container_result {
+	int applied;		/* 0: the seq was not newer; nothing changed */
+	int64_t seq;		/* the stored seq afterwards */
+	int item_count;		/* distinct ids afterwards */
+	int added, removed, changed;
+};
+
+/*
+ * Sort items by id and sum the repeats, in place.  Returns the number of
+ * distinct ids, or -1 when a sum exceeds STORE_QTY_MAX (with
+ * allow_negative, for deltas, the sums may be anything in int64 range and
+ * zero sums are kept).
+ */
+int store_containers_sum(struct sync_item *items, int n, int allow_negative);
+
+/*
+ * Replace the container's state with items (summed, see above) if seq is
+ * newer than the stored one.  character_id is the caller's, already
+ * checked.  Inside a transaction.  0 with *out set, or -1.
+ */
+int store_containers_put(int64_t character_id, const char *container, int64_t seq,
+			 const struct sync_item *items, int n, struct container_result *out);
+
+enum store_patch {
+	STORE_PATCH_OK = 1,		/* *out set (applied or not) */
+	STORE_PATCH_UNKNOWN = 0,	/* never synced: nothing to patch */
+	STORE_PATCH_OVERFLOW = 2,	/* a quantity would exceed STORE_QTY_MAX */
+	STORE_PATCH_TOO_MANY = 3,	/* more than max_items distinct ids */
+};
+
+/*
+ * Apply deltas (summed by id, see store_containers_sum) to the stored state
+ * if seq is newer: a quantity reaching 0 or less removes the item.  Returns
+ * an enum store_patch, or -1.  Inside a transaction; anything but
+ * STORE_PATCH_OK leaves it to be rolled back by the caller.
+ */
+int store_containers_patch(int64_t character_id, const char *container, int64_t seq,
+			   const struct sync_item *deltas, int n, int max_items,
+			   struct container_result *out);
+
+/*
+ * The stored container: rows (seq, updated_at, item_id, qty), ordered by
+ * item id, one row with NULL item columns when it is empty.  1 / 0 (never
+ * synced) / -1.
+ */
+int store_containers_get(int64_t character_id, const char *container, struct db_result **rows);
+
+/*
+ * The current catalog's items for the sync API: rows (id, name, members,
+ * tradeable, stackable, highalch, price) of snapshot_id, by id.  0 or -1.
+ */
+int store_containers_catalog(int64_t snapshot_id, struct db_result **rows);
+
+#endif

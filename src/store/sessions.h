@@ -1,0 +1,69 @@
+/*
+ * store/sessions.h -- web sessions and the OAuth login flow's rows.
+ *
+ * Sessions: the cookie value is a 256-bit secret; only its SHA-256 (hex)
+ * is stored.  A session expires at expires_at ([auth] session_ttl after
+ * login) and is deleted at logout.  last_seen_at is refreshed at most once
+ * a minute, so an active browser does not cost a write per request.
+ *
+ * OAuth states: a login in progress (state, PKCE verifier, provider, next
+ * path), taken -- read and deleted in one statement -- by the callback,
+ * so a state works once, and only within STORE_OAUTH_TTL_MS.
+ *
+ * The mock provider's authorization codes (single use, same lifetime) and
+ * access tokens (an hour) live in the database rather than in memory,
+ * because its authorize, token and userinfo calls may reach different
+ * workers.  Access tokens are stored hashed, like every other secret.
+ */
+#ifndef COFFER_STORE_SESSIONS_H
+#define COFFER_STORE_SESSIONS_H
+
+#include <stdint.h>
+
+#include "src/db/db.h"
+
+#define STORE_OAUTH_TTL_MS	(10 * 60 * 1000)	/* states and codes */
+#define STORE_MOCK_TOKEN_TTL_MS	(60 * 60 * 1000)
+#define STORE_TOUCH_MS		(60 * 1000)	/* last_seen / last_used step */
+
+/* The session a cookie names (see store_sessions_lookup). */
+struct session_auth {
+	int64_t id;
+	int64_t user_id;
+	char csrf[64];
+};
+
+/* Create a session; expired sessions are purged on the way.  0 or -1. */
+int store_sessions_create(int64_t user_id, const char *token_hash, const char *csrf,
+			  const char *user_agent, int64_t ttl_ms, int64_t *id);
+
+/* The live session whose token hashes to token_hash; refreshes
+ * last_seen_at when older than STORE_TOUCH_MS.  1 / 0 / -1. */
+int store_sessions_lookup(const char *token_hash, struct session_auth *out);
+
+/* A user's live sessions, newest first: id, created_at, last_seen_at,
+ * user_agent.  0 or -1. */
+int store_sessions_list(int64_t user_id, struct db_result **rows);
+
+/* Delete session id if it is user_id's.  1 / 0 (not theirs) / -1. */
+int store_sessions_delete(int64_t user_id, int64_t id);
+
+/* OAuth login states. */
+int store_sessions_state_put(const char *state, const char *provider,
+			     const char *verifier, const char *next_path);
+/* Take a state (delete it) if it is younger than STORE_OAUTH_TTL_MS.
+ * *row: provider, code_verifier, next_path.  1 / 0 / -1. */
+int store_sessions_state_take(const char *state, struct db_result **row);
+
+/* The mock provider.  Codes: taken like states; *row: client_id,
+ * redirect_uri, code_challenge, login, display_name. */
+int store_sessions_mock_code_put(const char *code, const char *client_id,
+				 const char *redirect_uri, const char *challenge,
+				 const char *login, const char *display_name);
+int store_sessions_mock_code_take(const char *code, struct db_result **row);
+int store_sessions_mock_token_put(const char *token_hash, const char *login,
+				  const char *display_name);
+/* *row: login, display_name.  1 / 0 / -1. */
+int store_sessions_mock_token_get(const char *token_hash, struct db_result **row);
+
+#endif

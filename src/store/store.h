@@ -1,0 +1,26 @@
+/*
+ * store/store.h -- what every area of the store shares.
+ *
+ * The store is the domain layer: one file per area (users, groups, vault,
+ * ...), each owning its SQL and its transactions.  A handler makes one
+ * store call and reads the answer through named fields (a struct, or the
+ * area's exported column enum), never by counting columns; lock order and
+ * the "all or nothing" of a request live here, not in worker/.
+ *
+ * Times are bound as text in the schema's format (docs/SCHEMA.md), which
+ * PostgreSQL parses as timestamptz and SQLite compares as text, so both
+ * engines order them the same.
+ */
+#ifndef COFFER_STORE_STORE_H
+#define COFFER_STORE_STORE_H
+
+#include <stdint.h>
+
+/* "YYYY-MM-DDTHH:MM:SS.sssZ" + NUL. */
+#define STORE_TIME_LEN 25
+
+/* The wall-clock time plus offset_ms in the schema's text format.  Returns
+ * buf. */
+const char *store_time(char buf[STORE_TIME_LEN], int64_t offset_ms);
+
+#endif

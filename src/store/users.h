@@ -1,0 +1,41 @@
+/*
+ * store/users.h -- accounts: the users table and deleting an account.
+ *
+ * A user is known by (provider, login): login is the provider's stable
+ * subject ("alice" for the mock provider's alice), never something the
+ * user can change.  The SPEC's User object is built from the row read by
+ * store_users_get(), whose columns are, in order:
+ *	id, login, display_name, created_at, plan, csrf_token
+ * (csrf_token is NULL unless a session id was given).
+ */
+#ifndef COFFER_STORE_USERS_H
+#define COFFER_STORE_USERS_H
+
+#include <stdint.h>
+
+#include "src/db/db.h"
+
+/*
+ * Create the user (provider, login) with display_name, or find it when it
+ * exists (keeping the display name it has).  *id gets its id.
+ * 0 or -1 (db_last_error()).
+ */
+int store_users_upsert(const char *provider, const char *login, const char *display_name,
+		       int64_t *id);
+
+/* The user row (see above); session_id 0 for no csrf_token.  1 / 0 / -1. */
+int store_users_get(int64_t id, int64_t session_id, struct db_result **row);
+
+/* Set the display name.  1 / 0 (no such user) / -1. */
+int store_users_set_name(int64_t id, const char *display_name);
+
+/*
+ * Delete the account and everything it owns, in one transaction.  Each
+ * group it owns passes to the longest-standing admin (earliest joined_at),
+ * else to the longest-standing member, else is deleted; the foreign keys'
+ * cascades remove the rest (sessions, tokens, characters and their items,
+ * memberships).  1 / 0 (no such user) / -1.
+ */
+int store_users_delete(int64_t id);
+
+#endif

@@ -1,0 +1,261 @@
+/*
+ * store/vault.c -- the vault queries.
+ *
+ * One subquery (VAULT_ITEMS) is the vault: the group's shared characters
+ * (group_characters primary key) and their items (container_items primary
+ * key, one range per character), filtered by container and summed per item
+ * id; only then joined to the current snapshot's price and name
+ * (catalog_items primary key), once per distinct item rather than once per
+ * row, and filtered by name.  Totals and pages both read it, so they always
+ * agree on what matches.
+ *
+ * A page also carries the totals over every match (window functions over
+ * the whole vault, before the cursor and LIMIT apply) and the catalog
+ * version, so the usual answer is one statement and one snapshot of the
+ * data; store_vault_totals() is for the rest (an empty page, the group
+ * summary).
+ *
+ * A page orders that subquery by (key, id), keeps the rows after the
+ * cursor and applies LIMIT; only then are the holders of the page's items
+ * gathered (JSON, see HOLDERS).  Gathering them inside the grouped query
+ * would build JSON for every item of the vault on every page.
+ *
+ * The sort key and direction cannot be parameters, so each of the eight
+ * (key, direction) pairs is its own statement, spelled out at compile time
+ * by PAGE_SQL; the two engines differ only in the JSON aggregate and the
+ * collation that makes the name order bytewise on both.  The name filter
+ * is one LIKE pattern built here with %, _ and \ escaped, so a q of "50%"
+ * means those three characters.
+ *
+ * Parameters of every vault statement: $1 group, $2 container (NULL: all),
+ * $3 LIKE pattern (NULL: all); pages add $4 cursor key, $5 cursor id
+ * (NULL: first page), $6 limit.  Parameters that may be NULL are CAST where
+ * tested, so PostgreSQL knows their type from the text alone.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "src/db/db.h"
+#include "src/store/vault.h"
+#include "src/util.h"
+
+#define CURRENT_SNAPSHOT "(SELECT id FROM catalog_snapshots WHERE is_current)"
+#define CONTAINERS "('inventory', 'equipment', 'bank', 'group_storage', " \
+	"'seed_vault', 'rune_pouch', 'quiver', 'looting_bag')"
+
+#define VAULT_ITEMS(SNAME) \
+	"(SELECT a.id AS id, ca.name AS name, a.qty AS qty, " \
+	"COALESCE(ca.price, 0) AS unit_price, " \
+	"a.qty * COALESCE(ca.price, 0) AS value, " SNAME " AS sname " \
+	"FROM (SELECT ci.item_id AS id, SUM(ci.qty) AS qty " \
+	"FROM group_characters gc " \
+	"JOIN container_items ci ON ci.character_id = gc.character_id " \
+	"WHERE gc.group_id = $1 " \
+	"AND (CAST($2 AS TEXT) IS NULL OR ci.container = $2) " \
+	"GROUP BY ci.item_id) a " \
+	"LEFT JOIN catalog_items ca ON ca.snapshot_id = " CURRENT_SNAPSHOT \
+	" AND ca.item_id = a.id " \
+	"WHERE CAST($3 AS TEXT) IS NULL OR lower(ca.name) LIKE lower($3) ESCAPE '\\')"
+
+#define LITE_ITEMS	VAULT_ITEMS("lower(COALESCE(ca.name, ''))")
+#define PG_ITEMS	VAULT_ITEMS("lower(COALESCE(ca.name, '')) COLLATE \"C\"")
+
+/*
+ * The holders of a page's items come from one grouped join over the
+ * group's item rows, restricted to the page's ids, rather than one
+ * correlated lookup per item: PostgreSQL pays dearly per index probe (and
+ * planned the per-item join with a scan of characters), and the rows are
+ * the same ones the vault sum just read.  Both the page and the holders
+ * are MATERIALIZED, and pages are planned for their actual parameters
+ * (DB_CUSTOM_PLAN): a generic plan cannot see that a page is ~100 rows,
+ * and chose per-row index probes and reruns of the holders' aggregate that
+ * took twice as long as planning afresh.
+ */
+#define HOLDERS(AGG) \
+	"holders AS MATERIALIZED (SELECT h.item_id AS id, " AGG " AS holders " \
+	"FROM group_characters hg " \
+	"JOIN characters hc ON hc.id = hg.character_id " \
+	"JOIN container_items h ON h.character_id = hg.character_id " \
+	"WHERE hg.group_id = $1 AND (CAST($2 AS TEXT) IS NULL OR h.container = $2) " \
+	"AND h.item_id IN (SELECT id FROM page) " \
+	"GROUP BY h.item_id)"
+#define LITE_HOLDERS HOLDERS("json_group_array(json_object('character', hc.name, " \
+	"'container', h.container, 'qty', h.qty))")
+#define PG_HOLDERS HOLDERS("json_agg(json_build_object('character', hc.name, " \
+	"'container', h.container, 'qty', h.qty))")
+
+#define PAGE_SQL(ITEMS, HOLDERS, KEY, CMP, DIR) \
+	"WITH page AS MATERIALIZED (SELECT p.* FROM (SELECT i.*, COUNT(*) OVER () AS n_all, " \
+	"SUM(i.value) OVER () AS v_all FROM " ITEMS " i) p " \
+	"WHERE CAST($5 AS BIGINT) IS NULL OR p." KEY " " CMP " $4 " \
+	"OR (p." KEY " = $4 AND p.id > $5) " \
+	"ORDER BY p." KEY " " DIR ", p.id LIMIT $6), " HOLDERS " " \
+	"SELECT t.id, t.name, t.qty, t.unit_price, t.value, t.sname, hl.holders, " \
+	"t.n_all, t.v_all, (SELECT version FROM catalog_snapshots WHERE is_current) " \
+	"FROM page t LEFT JOIN holders hl ON hl.id = t.id " \
+	"ORDER BY t." KEY " " DIR ", t.id"
+
+#define PAGE_PAIR(KEY, CMP, DIR) \
+	{ PAGE_SQL(LITE_ITEMS, LITE_HOLDERS, KEY, CMP, DIR), \
+	  PAGE_SQL(PG_ITEMS, PG_HOLDERS, KEY, CMP, DIR) }
+
+/* [sort][desc][engine]; the key names follow enum vault_sort. */
+static const char *const page_sql[4][2][2] = {
+	{ PAGE_PAIR("value", ">", "ASC"), PAGE_PAIR("value", "<", "DESC") },
+	{ PAGE_PAIR("qty", ">", "ASC"), PAGE_PAIR("qty", "<", "DESC") },
+	{ PAGE_PAIR("sname", ">", "ASC"), PAGE_PAIR("sname", "<", "DESC") },
+	{ PAGE_PAIR("id", ">", "ASC"), PAGE_PAIR("id", "<", "DESC") },
+};
+
+/*
+ * The LIKE pattern "%q%" with the pattern characters of q escaped, into a
+ * new string (NULL for no filter; free it).
+ */
+static char *
+like_pattern(const char *q)
+{
+	char *out, *o;
+
+	if (q == NULL || *q == '\0')
+		return NULL;
+	out = o = xmalloc(2 * strlen(q) + 3);
+	*o++ = '%';
+	for (; *q; q++) {
+		if (*q == '%' || *q == '_' || *q == '\\')
+			*o++ = '\\';
+		*o++ = *q;
+	}
+	*o++ = '%';
+	*o = '\0';
+	return out;
+}
+
+int
+store_vault_totals(int64_t group_id, const char *container, const char *q,
+		   struct db_result **row)
+{
+	static struct db_stmt *st;
+	char *pattern = like_pattern(q);
+	struct db_value p[] = { DB_INT(group_id), DB_TEXT(container), DB_TEXT(pattern) };
+	int rc;
+
+	if (st == NULL)
+		st = db_prepare_dual(
+		    "SELECT COUNT(*), COALESCE(SUM(p.value), 0), "
+		    "(SELECT version FROM catalog_snapshots WHERE is_current), "
+		    "(SELECT MAX(c.last_sync_at) FROM group_characters g "
+		    "JOIN characters c ON c.id = g.character_id WHERE g.group_id = $1) "
+		    "FROM " LITE_ITEMS " p",
+		    "SELECT COUNT(*), COALESCE(SUM(p.value), 0), "
+		    "(SELECT version FROM catalog_snapshots WHERE is_current), "
+		    "(SELECT MAX(c.last_sync_at) FROM group_characters g "
+		    "JOIN characters c ON c.id = g.character_id WHERE g.group_id = $1) "
+		    "FROM " PG_ITEMS " p");
+	rc = db_get(st, p, 3, row);
+	free(pattern);
+	if (rc == 0) {
+		db_set_error(DBE_SQL, "", "vault totals returned no row");
+		return -1;
+	}
+	return rc < 0 ? -1 : 0;
+}
+
+int
+store_vault_page(const struct vault_query *vq, struct db_result **rows)
+{
+	static struct db_stmt *st[4][2];
+	char *pattern = like_pattern(vq->q);
+	struct db_value p[6] = { DB_INT(vq->group_id), DB_TEXT(vq->container),
+	    DB_TEXT(pattern), DB_NULL(), DB_NULL(), DB_INT(vq->limit) };
+	int s = (int)vq->sort, d = vq->desc ? 1 : 0, rc;
+
+	if (st[s][d] == NULL)
+		st[s][d] = db_prepare_opts(page_sql[s][d][0], page_sql[s][d][1],
+		    DB_CUSTOM_PLAN);	/* see "MATERIALIZED" above */
+	if (vq->has_cursor) {
+		p[3] = vq->sort == VAULT_SORT_NAME ? DB_TEXT(vq->after_name) :
+		    DB_INT(vq->after_num);
+		p[4] = DB_INT(vq->after_id);
+	}
+	rc = db_all(st[s][d], p, 6, rows);
+	free(pattern);
+	return rc;
+}
+
+int
+store_vault_item(int64_t group_id, int64_t item_id, struct db_result **holders,
+		 struct db_result **item)
+{
+	static struct db_stmt *st_holders, *st_item;
+	struct db_value p[] = { DB_INT(group_id), DB_INT(item_id) };
+
+	if (st_holders == NULL) {
+		st_holders = db_prepare(
+		    "SELECT c.name, gc.user_id, ci.container, ci.qty, ci.held_since "
+		    "FROM group_characters gc JOIN characters c ON c.id = gc.character_id "
+		    "JOIN container_items ci ON ci.character_id = gc.character_id "
+		    "AND ci.container IN " CONTAINERS " AND ci.item_id = $2 "
+		    "WHERE gc.group_id = $1 "
+		    "ORDER BY ci.qty DESC, lower(c.name), ci.container");
+		/* One row even when the catalog lacks the item (or there is
+		 * no catalog at all). */
+		st_item = db_prepare(
+		    "SELECT ca.name, COALESCE(ca.price, 0), s.version "
+		    "FROM (SELECT 1 AS one) x "
+		    "LEFT JOIN catalog_snapshots s ON s.is_current "
+		    "LEFT JOIN catalog_items ca ON ca.snapshot_id = s.id AND ca.item_id = $1");
+	}
+	*holders = *item = NULL;
+	if (db_all(st_holders, p, 2, holders) < 0)
+		return -1;
+	if (db_get(st_item, p + 1, 1, item) != 1) {
+		db_result_free(*holders);
+		*holders = NULL;
+		if (db_last_error()->kind == DBE_NONE)
+			db_set_error(DBE_SQL, "", "vault item returned no row");
+		return -1;
+	}
+	return 0;
+}
+
+int
+store_vault_summary(int64_t group_id, struct db_result **members,
+		    struct db_result **containers)
+{
+	static struct db_stmt *st_members, *st_containers;
+	struct db_value p[] = { DB_INT(group_id) };
+
+	if (st_members == NULL) {
+		st_members = db_prepare(
+		    "SELECT m.user_id, u.display_name, COUNT(DISTINCT ci.item_id), "
+		    "COALESCE(SUM(ci.qty * COALESCE(ca.price, 0)), 0) AS value "
+		    "FROM group_members m JOIN users u ON u.id = m.user_id "
+		    "LEFT JOIN group_characters gc "
+		    "ON gc.group_id = m.group_id AND gc.user_id = m.user_id "
+		    "LEFT JOIN container_items ci ON ci.character_id = gc.character_id "
+		    "LEFT JOIN catalog_items ca ON ca.snapshot_id = " CURRENT_SNAPSHOT
+		    " AND ca.item_id = ci.item_id "
+		    "WHERE m.group_id = $1 "
+		    "GROUP BY m.user_id, u.display_name "
+		    "ORDER BY value DESC, m.user_id");
+		st_containers = db_prepare(
+		    "SELECT ci.container, COUNT(DISTINCT ci.item_id), "
+		    "COALESCE(SUM(ci.qty * COALESCE(ca.price, 0)), 0) AS value "
+		    "FROM group_characters gc "
+		    "JOIN container_items ci ON ci.character_id = gc.character_id "
+		    "LEFT JOIN catalog_items ca ON ca.snapshot_id = " CURRENT_SNAPSHOT
+		    " AND ca.item_id = ci.item_id "
+		    "WHERE gc.group_id = $1 "
+		    "GROUP BY ci.container "
+		    "ORDER BY value DESC, ci.container");
+	}
+	*members = *containers = NULL;
+	if (db_all(st_members, p, 1, members) < 0)
+		return -1;
+	if (db_all(st_containers, p, 1, containers) < 0) {
+		db_result_free(*members);
+		*members = NULL;
+		return -1;
+	}
+	return 0;
+}
