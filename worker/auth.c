@@ -116,7 +116,7 @@ by_token(struct req *r, const char *tok, int flags)
 	crypto_sha256_hex(tok, strlen(tok), hash);
 	rc = store_tokens_lookup(hash, &token_id, &user_id);
 	if (rc < 0) {
-		http_db_error(r, db_last_error());
+		http_db_error(r);
 		return -1;
 	}
 	if (rc == 0) {
@@ -144,7 +144,7 @@ by_session(struct req *r, const char *cookie)
 	crypto_sha256_hex(cookie, strlen(cookie), hash);
 	rc = store_sessions_lookup(hash, &s);
 	if (rc < 0) {
-		http_db_error(r, db_last_error());
+		http_db_error(r);
 		return -1;
 	}
 	if (rc == 0) {
@@ -225,8 +225,6 @@ auth_require_ops(struct req *r)
 
 	if (worker_config()->ops_token_file == NULL || worker_config()->ops_token_file[0] == '\0')
 		return 0;
-	if (r->path && (strcmp(r->path, "/healthz") == 0 || strcmp(r->path, "/readyz") == 0))
-		return 0;
 	if (ops_token(&want) < 0) {
 		http_error(r, 503, NULL, "the ops token is not available");
 		return -1;
@@ -239,16 +237,65 @@ auth_require_ops(struct req *r)
 	return 0;
 }
 
-int64_t
-auth_group_member(struct req *r, char role[8])
+int
+auth_role_at_least(const char *role, enum route_role least)
+{
+	enum route_role have = strcmp(role, "owner") == 0 ? ROLE_OWNER :
+	    strcmp(role, "admin") == 0 ? ROLE_ADMIN : ROLE_MEMBER;
+
+	return have >= least;
+}
+
+int
+auth_group_role(struct req *r, enum route_role least)
 {
 	int64_t id = http_path_id(r->param[0]);
-	char mine[8];
-	int rc = id ? store_groups_role(id, r->user_id, role ? role : mine) : 0;
+	int rc = id ? store_groups_role(id, r->user_id, r->role) : 0;
 
-	if (rc < 0)
-		http_db_error(r, db_last_error());
-	else if (rc == 0)
+	if (rc < 0) {
+		http_db_error(r);
+		return -1;
+	}
+	if (rc == 0) {
 		http_error(r, 404, NULL, "no such group");
-	return rc == 1 ? id : 0;
+		return -1;
+	}
+	if (!auth_role_at_least(r->role, least)) {
+		http_error(r, 403, NULL, "your role in this group does not allow this");
+		return -1;
+	}
+	r->group_id = id;
+	return 0;
+}
+
+int
+auth_route(struct req *r)
+{
+	const struct route *rt = r->route;
+	int rc;
+
+	switch (rt->access) {
+	case ACCESS_PUBLIC:
+		rc = 0;
+		break;
+	case ACCESS_SESSION:
+		rc = auth_require(r, AUTH_SESSION);
+		break;
+	case ACCESS_TOKEN:
+		rc = auth_require(r, AUTH_TOKEN);
+		break;
+	case ACCESS_USER:
+		rc = auth_require(r, AUTH_SESSION | AUTH_TOKEN);
+		break;
+	case ACCESS_OPS:
+		rc = auth_require_ops(r);
+		break;
+	default:
+		rc = -1;
+		http_error(r, 500, NULL, "internal error");
+		break;
+	}
+	if (rc == 0 && rt->role != ROLE_NONE)
+		rc = auth_group_role(r, rt->role);
+	return rc;
 }

@@ -1,10 +1,8 @@
 /*
  * auth.h -- who is calling: web sessions, plugin tokens, the ops token.
  *
- * A handler authenticates first thing:
- *
- *	if (auth_require(r, AUTH_SESSION | AUTH_TOKEN) < 0)
- *		return;		(answered: 401 or 403)
+ * Handlers never call these: the router runs auth_route() on each request
+ * before its handler, from the route's access and role (router.h).
  *
  * Sessions: cookie coffer_session.  For any method but GET and HEAD a
  * session-authenticated request must also carry X-CSRF-Token equal to the
@@ -17,12 +15,21 @@
 #define COFFER_AUTH_H
 
 #include "worker/http.h"
+#include "worker/router.h"
 
 #define AUTH_SESSION	1
 #define AUTH_TOKEN	2
 
 #define AUTH_SESSION_COOKIE	"coffer_session"
 #define AUTH_CSRF_COOKIE	"coffer_csrf"
+
+/*
+ * Authorize r for its route: authenticate as the route's access says, then
+ * check the caller's role in group {id} when the route names one.  0, or
+ * -1 after answering (see auth_require, auth_require_ops and
+ * auth_group_role).
+ */
+int auth_route(struct req *r);
 
 /*
  * Authenticate r by the means in flags; sets r->user_id and r->session_id
@@ -35,7 +42,7 @@ int auth_require(struct req *r, int flags);
 
 /*
  * The admin listener's ops token ([ops] token_file).  When a token file is
- * set, every admin request except GET /healthz and /readyz needs
+ * set, every ACCESS_OPS route needs
  * "Authorization: Bearer <the file's contents, trimmed>".  The file is
  * read once per worker, at first use.  Returns 0 (allowed), or -1 after
  * answering 401 (or 503 when the file cannot be read).
@@ -56,12 +63,16 @@ void auth_clear_cookies(struct req *r);
 int auth_cookie(struct req *r, const char *name, char *buf, size_t len);
 
 /*
- * After auth_require: the group named by r->param[0] if the caller belongs
- * to it, with the caller's role ("owner", "admin", "member") in role when
- * role is not NULL.  Returns the group id, or 0 after answering: 404 for
- * a group that does not exist and for one the caller is not in alike, so
- * nobody can probe which ids exist.
+ * After auth_require: the group named by r->param[0] into r->group_id and
+ * the caller's role in it ("owner", "admin", "member") into r->role, if
+ * the caller belongs to it with at least role least.  0, or -1 after
+ * answering: 404 for a group that does not exist and for one the caller is
+ * not in alike, so nobody can probe which ids exist; 403 for too small a
+ * role.
  */
-int64_t auth_group_member(struct req *r, char role[8]);
+int auth_group_role(struct req *r, enum route_role least);
+
+/* 1 if role ("owner", "admin", "member") is at least least, else 0. */
+int auth_role_at_least(const char *role, enum route_role least);
 
 #endif

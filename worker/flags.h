@@ -6,7 +6,7 @@
  * re-read is driven by requests, never by a timer: an idle worker makes no
  * wake-ups, and since every worker reads the shared database, a change
  * made through any worker on any host is seen everywhere within
- * FLAGS_TTL_MS plus one request (the SPEC promises 2 s).
+ * FLAGS_TTL_MS plus one request (docs/API.md "Feature flags" promises 2 s).
  *
  * Everything here may touch the database, so call it from a request's
  * coroutine only.

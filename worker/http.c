@@ -1,5 +1,5 @@
 /*
- * http.c -- answering requests: JSON bodies and the SPEC's error shape.
+ * http.c -- answering requests: JSON bodies and the error shape of docs/API.md.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -122,8 +122,10 @@ http_error(struct req *r, int status, const char *code, const char *fmt, ...)
 }
 
 void
-http_db_error(struct req *r, const struct db_error *e)
+http_db_error(struct req *r)
 {
+	const struct db_error *e = &r->db.err;
+
 	switch (e->kind) {
 	case DBE_CONSTRAINT:
 		http_error(r, 409, NULL, "conflicts with existing data");

@@ -6,8 +6,8 @@
  * below the handler finds the request's transaction through the running
  * coroutine alone (see db.h) without the request being passed down.
  *
- * Responses: http_reply_json() for bodies, http_error() for the SPEC's
- * error shape {"error": {"code", "message"}}.  A request is answered at
+ * Responses: http_reply_json() for bodies, http_error() for the error
+ * shape of docs/API.md "Errors" {"error": {"code", "message"}}.  A request is answered at
  * most once; later answers are ignored (and logged at debug), which lets
  * the router add a 500 when a handler returned without answering.
  */
@@ -41,22 +41,25 @@ struct req {
 	int status;			/* the status sent, 0 until answered */
 	uint64_t start_usec;
 
-	/* Set by auth_require() (worker/auth.c). */
+	/* Set by the router from the route's access and role (router.h). */
 	int64_t user_id;		/* 0 when not authenticated */
 	int64_t session_id;		/* the web session, or 0 */
 	int64_t token_id;		/* the plugin token, or 0 */
+	int64_t group_id;		/* group {id} of a route with a role */
+	char role[8];			/* the caller's role in it: "owner"... */
 };
 
 /* Answer with a JSON body (stolen; may be NULL for 204). */
 void http_reply_json(struct req *r, int status, json_t *body);
-/* Answer with the SPEC's error shape; code from the status unless given. */
+/* Answer with the error shape of docs/API.md "Errors"; code from the status unless given. */
 void http_error(struct req *r, int status, const char *code, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 /* Answer with a non-JSON body (bytes copied). */
 void http_reply_raw(struct req *r, int status, const char *content_type,
 		    const void *data, size_t len);
-/* Answer from a database error (see db.h): 409, 503 + Retry-After, or 500. */
-void http_db_error(struct req *r, const struct db_error *e);
+/* Answer from the request's last database error (r->db.err, see db.h):
+ * 409, 503 + Retry-After, or 500. */
+void http_db_error(struct req *r);
 
 /* The standard code for an error status ("not_found" for 404...). */
 const char *http_error_code(int status);

@@ -25,6 +25,27 @@ static void (*idle_cb)(void);
 static const struct route **flat;	/* every route, in table order */
 static int n_routes;
 
+/*
+ * The tables' invariants, checked once at start so a wrong row fails loudly
+ * rather than opening a route: an admin-listener route is public (health
+ * checks) or needs the ops token, and the ops token opens nothing on the
+ * main listener; a role needs a user and a group {id} to apply to.
+ */
+static void
+check_policy(const struct route *rt)
+{
+	int admin = (rt->listeners & LISTENER_ADMIN) != 0;
+	int user = rt->access == ACCESS_SESSION || rt->access == ACCESS_TOKEN ||
+	    rt->access == ACCESS_USER;
+
+	if (admin && rt->access != ACCESS_PUBLIC && rt->access != ACCESS_OPS)
+		log_fatal("route %s: an admin-listener route needs the ops token", rt->pattern);
+	if (rt->access == ACCESS_OPS && (rt->listeners & LISTENER_MAIN))
+		log_fatal("route %s: the ops token on the main listener", rt->pattern);
+	if (rt->role != ROLE_NONE && (!user || strstr(rt->pattern, "/groups/{id}") == NULL))
+		log_fatal("route %s: a group role needs a user and a group {id}", rt->pattern);
+}
+
 void
 router_init(void)
 {
@@ -37,8 +58,10 @@ router_init(void)
 		log_fatal("%d routes but only %d metrics slots", n, METRICS_MAX_ROUTES);
 	flat = xcalloc((size_t)n, sizeof(*flat));
 	for (const struct route *const *t = route_tables; *t; t++)
-		for (const struct route *rt = *t; rt->pattern; rt++)
+		for (const struct route *rt = *t; rt->pattern; rt++) {
+			check_policy(rt);
 			flat[i++] = rt;
+		}
 	n_routes = n;
 }
 
@@ -163,9 +186,8 @@ run_request(void *arg)
 {
 	struct req *r = arg;
 
-	/* Everything on the admin listener (but health checks) may need the
-	 * ops token; auth_require_ops answers the request when it refuses. */
-	if (r->listener != LISTENER_ADMIN || auth_require_ops(r) == 0)
+	/* auth_route answers the request when it refuses. */
+	if (auth_route(r) == 0)
 		r->route->handler(r);
 	req_finish(r);
 }

@@ -9,9 +9,17 @@
  * matches on another method answers 405 with Allow; a path that matches
  * nothing (or only on the other listener) answers 404.
  *
+ * Each route also says who may call it, so the access policy of the whole
+ * API reads as the tables: its access (public, a web session, a plugin
+ * token, either, or the ops token) and, for routes under a group
+ * ("/.../groups/{id}/..."), the least role the caller needs in that group.
+ * The router enforces both before the handler runs (worker/auth.h has the
+ * answers: 401, 403 for CSRF and roles, 404 for a group the caller is not
+ * in), and leaves r->user_id, r->group_id and r->role set.
+ *
  * Each matched request runs its handler in a fresh coroutine, so a handler
- * reads straight down: parse, authorize, one store call or transaction,
- * respond.  The router answers 500 if a handler returns without answering.
+ * reads straight down: parse, one store call, respond.  The router answers
+ * 500 if a handler returns without answering.
  */
 #ifndef COFFER_ROUTER_H
 #define COFFER_ROUTER_H
@@ -20,10 +28,25 @@
 
 typedef void (*route_fn)(struct req *r);
 
+/* Who may call a route. */
+enum route_access {
+	ACCESS_PUBLIC,		/* anyone */
+	ACCESS_SESSION,		/* a web session (and X-CSRF-Token on writes) */
+	ACCESS_TOKEN,		/* a plugin token */
+	ACCESS_USER,		/* a web session or a plugin token */
+	ACCESS_OPS,		/* the ops token, when [ops] token_file is set */
+};
+
+/* The least role in group {id} (the pattern's first capture); a caller who
+ * is not a member gets 404, one with too small a role 403. */
+enum route_role { ROLE_NONE, ROLE_MEMBER, ROLE_ADMIN, ROLE_OWNER };
+
 struct route {
 	enum evhttp_cmd_type method;
 	const char *pattern;		/* "/api/v1/groups/{id}" */
 	int listeners;			/* LISTENER_MAIN | LISTENER_ADMIN */
+	enum route_access access;
+	enum route_role role;
 	route_fn handler;
 };
 

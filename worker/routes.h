@@ -10,6 +10,17 @@
 #define ADMIN	LISTENER_ADMIN
 #define BOTH	(LISTENER_MAIN | LISTENER_ADMIN)
 
+/* Short names for the tables' access and role columns (router.h). */
+#define PUBLIC	ACCESS_PUBLIC
+#define SESSION	ACCESS_SESSION
+#define TOKEN	ACCESS_TOKEN
+#define USER	ACCESS_USER
+#define OPS	ACCESS_OPS
+#define NONE	ROLE_NONE
+#define MEMBER	ROLE_MEMBER
+#define ADMINS	ROLE_ADMIN	/* owner or admin */
+#define OWNER	ROLE_OWNER
+
 extern const struct route routes_ops[];		/* routes_ops.c */
 extern const struct route routes_internal[];	/* routes_internal.c */
 extern const struct route routes_flags[];	/* routes_flags.c */

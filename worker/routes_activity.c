@@ -2,7 +2,7 @@
  * routes_activity.c -- a group's activity feed and its members' skills.
  *
  * Both are reads for the group's members, by web session or plugin token
- * (the SPEC lets a token read its user's groups).  A group the caller does
+ * (docs/API.md "Who may call what": a token reads its user's groups).  A group the caller does
  * not belong to answers 404, exactly like one that does not exist
  * (store_groups_role), and so does a user_id that is not a member.
  *
@@ -56,8 +56,6 @@ feed(struct req *r)
 	json_t *list, *next = json_null();
 	int n;
 
-	if (auth_require(r, AUTH_SESSION | AUTH_TOKEN) < 0)
-		return;
 	if (limit_s != NULL) {
 		limit = http_path_id(limit_s);
 		if (limit < 1 || limit > FEED_MAX) {
@@ -73,11 +71,10 @@ feed(struct req *r)
 			return;
 		}
 	}
-	if ((group_id = auth_group_member(r, NULL)) == 0)
-		return;
+	group_id = r->group_id;
 	/* One more than the page: whether another page follows. */
 	if (store_activity_page(group_id, before, (int)limit + 1, &rows) < 0) {
-		http_db_error(r, db_last_error());
+		http_db_error(r);
 		return;
 	}
 	n = db_nrows(rows);
@@ -103,14 +100,11 @@ member_skills(struct req *r)
 	char role[8], buf[TIME_BUF], latest[TIME_BUF];
 	int rc;
 
-	if (auth_require(r, AUTH_SESSION | AUTH_TOKEN) < 0)
-		return;
-	if ((group_id = auth_group_member(r, NULL)) == 0)
-		return;
+	group_id = r->group_id;
 	user_id = http_path_id(r->param[1]);
 	rc = user_id ? store_groups_role(group_id, user_id, role) : 0;
 	if (rc < 0) {
-		http_db_error(r, db_last_error());
+		http_db_error(r);
 		return;
 	}
 	if (rc == 0) {
@@ -118,7 +112,7 @@ member_skills(struct req *r)
 		return;
 	}
 	if (store_skills_member(group_id, user_id, &rows) < 0) {
-		http_db_error(r, db_last_error());
+		http_db_error(r);
 		return;
 	}
 	list = json_array();
@@ -148,7 +142,8 @@ member_skills(struct req *r)
 }
 
 const struct route routes_activity[] = {
-	{ EVHTTP_REQ_GET, "/api/v1/groups/{id}/activity", MAIN, feed },
-	{ EVHTTP_REQ_GET, "/api/v1/groups/{id}/members/{user_id}/skills", MAIN, member_skills },
+	{ EVHTTP_REQ_GET, "/api/v1/groups/{id}/activity", MAIN, USER, MEMBER, feed },
+	{ EVHTTP_REQ_GET, "/api/v1/groups/{id}/members/{user_id}/skills",
+	    MAIN, USER, MEMBER, member_skills },
 	{ 0 },
 };

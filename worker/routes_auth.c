@@ -237,7 +237,7 @@ auth_login(struct req *r)
 	}
 	crypto_pkce_s256(verifier, challenge);
 	if (store_sessions_state_put(state, p.name, verifier, next) < 0) {
-		http_db_error(r, db_last_error());
+		http_db_error(r);
 		return;
 	}
 	snprintf(redirect_uri, sizeof(redirect_uri), "%s/auth/callback/%s", base, p.name);
@@ -431,7 +431,7 @@ mock_authorize(struct req *r, struct evkeyvalq *q)
 		return;
 	}
 	if (store_sessions_mock_code_put(code, cid, uri, ch, login, name) < 0) {
-		http_db_error(r, db_last_error());
+		http_db_error(r);
 		return;
 	}
 	b = evbuffer_new();
@@ -462,7 +462,7 @@ mock_authorize_post(struct req *r)
 	evhttp_clear_headers(&form);
 }
 
-/* Token endpoint errors: the SPEC's shape, with OAuth's error name. */
+/* Token endpoint errors: the shape of docs/API.md "Errors", with OAuth's error name. */
 static void
 invalid_grant(struct req *r, const char *why)
 {
@@ -496,7 +496,7 @@ mock_token(struct req *r)
 	/* The code is consumed whatever follows: a code is tried once. */
 	rc = store_sessions_mock_code_take(code, &row);
 	if (rc < 0) {
-		http_db_error(r, db_last_error());
+		http_db_error(r);
 		goto out;
 	}
 	if (rc == 0) {
@@ -519,7 +519,7 @@ mock_token(struct req *r)
 	}
 	crypto_sha256_hex(token, strlen(token), hash);
 	if (store_sessions_mock_token_put(hash, db_text(row, 0, 3), db_text(row, 0, 4)) < 0) {
-		http_db_error(r, db_last_error());
+		http_db_error(r);
 		goto out;
 	}
 	evhttp_add_header(evhttp_request_get_output_headers(r->ev), "Cache-Control", "no-store");
@@ -549,7 +549,7 @@ mock_userinfo(struct req *r)
 	crypto_sha256_hex(h + 7, strlen(h + 7), hash);
 	rc = store_sessions_mock_token_get(hash, &row);
 	if (rc < 0) {
-		http_db_error(r, db_last_error());
+		http_db_error(r);
 		return;
 	}
 	if (rc == 0) {
@@ -768,7 +768,7 @@ auth_callback(struct req *r)
 	}
 	rc = store_sessions_state_take(state, &st);
 	if (rc < 0) {
-		http_db_error(r, db_last_error());
+		http_db_error(r);
 		return;
 	}
 	if (rc == 0 || strcmp(db_text(st, 0, 0), p.name) != 0) {
@@ -804,7 +804,7 @@ auth_callback(struct req *r)
 	c.csrf = csrf;
 	c.user_agent = ua;
 	if (db_tx(login_tx, &c) < 0) {
-		http_db_error(r, db_last_error());
+		http_db_error(r);
 		goto out;
 	}
 	log_info("login: user %lld (%s:%s), session %lld", (long long)c.user_id, p.name,
@@ -824,10 +824,8 @@ out:
 static void
 auth_logout(struct req *r)
 {
-	if (auth_require(r, AUTH_SESSION) < 0)
-		return;
 	if (store_sessions_delete(r->user_id, r->session_id) < 0) {
-		http_db_error(r, db_last_error());
+		http_db_error(r);
 		return;
 	}
 	auth_clear_cookies(r);
@@ -835,13 +833,13 @@ auth_logout(struct req *r)
 }
 
 const struct route routes_auth[] = {
-	{ EVHTTP_REQ_GET, "/auth/providers", MAIN, auth_providers },
-	{ EVHTTP_REQ_GET, "/auth/login/{provider}", MAIN, auth_login },
-	{ EVHTTP_REQ_GET, "/auth/callback/{provider}", MAIN, auth_callback },
-	{ EVHTTP_REQ_GET, "/auth/mock/authorize", MAIN, mock_authorize_get },
-	{ EVHTTP_REQ_POST, "/auth/mock/authorize", MAIN, mock_authorize_post },
-	{ EVHTTP_REQ_POST, "/auth/mock/token", MAIN, mock_token },
-	{ EVHTTP_REQ_GET, "/auth/mock/userinfo", MAIN, mock_userinfo },
-	{ EVHTTP_REQ_POST, "/auth/logout", MAIN, auth_logout },
+	{ EVHTTP_REQ_GET, "/auth/providers", MAIN, PUBLIC, NONE, auth_providers },
+	{ EVHTTP_REQ_GET, "/auth/login/{provider}", MAIN, PUBLIC, NONE, auth_login },
+	{ EVHTTP_REQ_GET, "/auth/callback/{provider}", MAIN, PUBLIC, NONE, auth_callback },
+	{ EVHTTP_REQ_GET, "/auth/mock/authorize", MAIN, PUBLIC, NONE, mock_authorize_get },
+	{ EVHTTP_REQ_POST, "/auth/mock/authorize", MAIN, PUBLIC, NONE, mock_authorize_post },
+	{ EVHTTP_REQ_POST, "/auth/mock/token", MAIN, PUBLIC, NONE, mock_token },
+	{ EVHTTP_REQ_GET, "/auth/mock/userinfo", MAIN, PUBLIC, NONE, mock_userinfo },
+	{ EVHTTP_REQ_POST, "/auth/logout", MAIN, SESSION, NONE, auth_logout },
 	{ 0 },
 };

@@ -25,7 +25,7 @@ flags_list(struct req *r)
 	json_t *all = flags_json();
 
 	if (all == NULL) {
-		http_db_error(r, db_last_error());
+		http_db_error(r);
 		return;
 	}
 	http_reply_json(r, 200, json_pack("{s:o}", "flags", all));
@@ -44,7 +44,7 @@ flags_get(struct req *r)
 		http_error(r, 404, NULL, "no feature flag \"%.64s\"", r->param[0]);
 		break;
 	default:
-		http_db_error(r, db_last_error());
+		http_db_error(r);
 		break;
 	}
 }
@@ -68,7 +68,7 @@ flags_put(struct req *r)
 		http_error(r, 404, NULL, "no feature flag \"%.64s\"", r->param[0]);
 		break;
 	default:
-		http_db_error(r, db_last_error());
+		http_db_error(r);
 		break;
 	}
 out:
@@ -76,8 +76,8 @@ out:
 }
 
 const struct route routes_flags[] = {
-	{ EVHTTP_REQ_GET, "/api/v1/ops/flags", ADMIN, flags_list },
-	{ EVHTTP_REQ_GET, "/api/v1/ops/flags/{key}", ADMIN, flags_get },
-	{ EVHTTP_REQ_PUT, "/api/v1/ops/flags/{key}", ADMIN, flags_put },
+	{ EVHTTP_REQ_GET, "/api/v1/ops/flags", ADMIN, OPS, NONE, flags_list },
+	{ EVHTTP_REQ_GET, "/api/v1/ops/flags/{key}", ADMIN, OPS, NONE, flags_get },
+	{ EVHTTP_REQ_PUT, "/api/v1/ops/flags/{key}", ADMIN, OPS, NONE, flags_put },
 	{ 0 },
 };

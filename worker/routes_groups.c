@@ -3,7 +3,7 @@
  * GET /api/v1/sync/groups.  (The vault is in routes_vault.c.)
  *
  * Who may call what.  Every GET accepts a web session or a plugin token
- * (the SPEC gives tokens read access to their user's groups); every other
+ * (docs/API.md: tokens read their user's groups); every other
  * method needs a web session with its X-CSRF-Token, so a leaked plugin
  * token cannot join, leave or administer groups (a token there is 403).
  * Then, per group:
@@ -19,9 +19,9 @@
  * role gets 403.  The membership check comes before the body is read, so a
  * stranger learns nothing from a 422 either.
  *
- * Each handler reads straight down: authenticate, find the caller's role,
- * read the body, one store call (a transaction where several rows move),
- * answer.  The JSON of a Group is built by group_json() and of a Member by
+ * The table at the end says so row by row, and the router enforces it
+ * before a handler runs (r->group_id, r->role).  Each handler reads
+ * straight down: read the body, one store call, answer.  The JSON of a Group is built by group_json() and of a Member by
  * member_json(), used by every route returning one.
  */
 #include <errno.h>
@@ -41,7 +41,7 @@
 
 #define MAX_CHARS	50	/* characters named in one request */
 
-/* The SPEC's Group from row i of a store_groups Group result; join_code
+/* The Group (docs/API.md "Resources") from row i of a store_groups Group result; join_code
  * only for owner and admins. */
 static json_t *
 group_json(const struct db_result *rows, int i)
@@ -60,7 +60,7 @@ group_json(const struct db_result *rows, int i)
 	return g;
 }
 
-/* The SPEC's Member from row i of members, with its rows of chars. */
+/* The Member (docs/API.md "Resources") from row i of members, with its rows of chars. */
 static json_t *
 member_json(const struct db_result *members, int i, const struct db_result *chars)
 {
@@ -79,20 +79,6 @@ member_json(const struct db_result *members, int i, const struct db_result *char
 	    "joined_at", http_json_time(members, i, 3),
 	    "characters", list);
 }
-
-/* 1 when role is one of the NULL-terminated roles; else answers 403. */
-static int
-need_role(struct req *r, const char *role, const char *const *roles)
-{
-	for (; *roles; roles++)
-		if (strcmp(role, *roles) == 0)
-			return 1;
-	http_error(r, 403, NULL, "your role in this group does not allow this");
-	return 0;
-}
-
-static const char *const owner_admin[] = { "owner", "admin", NULL };
-static const char *const owner_only[] = { "owner", NULL };
 
 /*
  * The "characters" field of body: names of the caller's own characters,
@@ -128,7 +114,7 @@ read_characters(struct req *r, json_t *body, int required, int64_t ids[MAX_CHARS
 	}
 	found = *n ? store_characters_owned(r->user_id, names, *n, ids) : 0;
 	if (found < 0) {
-		http_db_error(r, db_last_error());
+		http_db_error(r);
 		return -1;
 	}
 	if (found != *n) {
@@ -150,7 +136,7 @@ reply_group(struct req *r, int status, int64_t group_id, int extra)
 
 	if (rc <= 0) {
 		if (rc < 0)
-			http_db_error(r, db_last_error());
+			http_db_error(r);
 		else	/* removed meanwhile */
 			http_error(r, 404, NULL, "no such group");
 		return;
@@ -160,7 +146,7 @@ reply_group(struct req *r, int status, int64_t group_id, int extra)
 	if (extra) {
 		if (store_vault_totals(group_id, NULL, NULL, &tot) < 0) {
 			json_decref(g);
-			http_db_error(r, db_last_error());
+			http_db_error(r);
 			return;
 		}
 		json_object_set_new(g, "item_count", json_integer(db_int(tot, 0, 0)));
@@ -178,7 +164,7 @@ reply_member(struct req *r, int64_t group_id, int64_t user_id)
 	struct db_result *members = NULL, *chars = NULL;
 
 	if (store_groups_roster(group_id, user_id, &members, &chars) < 0) {
-		http_db_error(r, db_last_error());
+		http_db_error(r);
 		return;
 	}
 	if (db_nrows(members) == 1)
@@ -197,7 +183,7 @@ reply_groups(struct req *r)
 	json_t *list;
 
 	if (store_groups_list(r->user_id, &rows) < 0) {
-		http_db_error(r, db_last_error());
+		http_db_error(r);
 		return;
 	}
 	list = json_array();
@@ -212,8 +198,6 @@ reply_groups(struct req *r)
 static void
 groups_list(struct req *r)
 {
-	if (auth_require(r, AUTH_SESSION | AUTH_TOKEN) < 0)
-		return;
 	reply_groups(r);
 }
 
@@ -226,8 +210,6 @@ groups_create(struct req *r)
 	json_t *body;
 	int n;
 
-	if (auth_require(r, AUTH_SESSION) < 0)
-		return;
 	body = validate_body(r);
 	if (body == NULL)
 		return;
@@ -237,7 +219,7 @@ groups_create(struct req *r)
 	    read_characters(r, body, 0, ids, &n) < 0)
 		goto out;
 	if (store_groups_create(r->user_id, name, ids, n, &group_id) < 0)
-		http_db_error(r, db_last_error());
+		http_db_error(r);
 	else
 		reply_group(r, 201, group_id, 0);
 out:
@@ -254,8 +236,6 @@ groups_join(struct req *r)
 	json_t *body;
 	int n, rc;
 
-	if (auth_require(r, AUTH_SESSION) < 0)
-		return;
 	body = validate_body(r);
 	if (body == NULL)
 		return;
@@ -280,7 +260,7 @@ groups_join(struct req *r)
 		    "no more members");
 		break;
 	default:
-		http_db_error(r, db_last_error());
+		http_db_error(r);
 	}
 out:
 	json_decref(body);
@@ -291,11 +271,9 @@ out:
 static void
 group_get(struct req *r)
 {
-	char role[8];
 	int64_t id;
 
-	if (auth_require(r, AUTH_SESSION | AUTH_TOKEN) < 0 || !(id = auth_group_member(r, role)))
-		return;
+	id = r->group_id;
 	reply_group(r, 200, id, 1);
 }
 
@@ -304,14 +282,11 @@ group_patch(struct req *r)
 {
 	static const char *const allowed[] = { "name", NULL };
 	const char *name;
-	char role[8];
 	json_t *body;
 	int64_t id;
 	int rc;
 
-	if (auth_require(r, AUTH_SESSION) < 0 || !(id = auth_group_member(r, role)) ||
-	    !need_role(r, role, owner_admin))
-		return;
+	id = r->group_id;
 	body = validate_body(r);
 	if (body == NULL)
 		return;
@@ -321,7 +296,7 @@ group_patch(struct req *r)
 		goto out;
 	rc = store_groups_rename(id, name);
 	if (rc < 0)
-		http_db_error(r, db_last_error());
+		http_db_error(r);
 	else
 		reply_group(r, 200, id, 0);
 out:
@@ -331,14 +306,11 @@ out:
 static void
 group_delete(struct req *r)
 {
-	char role[8];
 	int64_t id;
 
-	if (auth_require(r, AUTH_SESSION) < 0 || !(id = auth_group_member(r, role)) ||
-	    !need_role(r, role, owner_only))
-		return;
+	id = r->group_id;
 	if (store_groups_delete(id) < 0)
-		http_db_error(r, db_last_error());
+		http_db_error(r);
 	else
 		http_reply_json(r, 204, NULL);
 }
@@ -355,7 +327,7 @@ leave(struct req *r, int64_t id, const char *role)
 	}
 	rc = store_groups_remove(id, r->user_id, 0);
 	if (rc < 0)
-		http_db_error(r, db_last_error());
+		http_db_error(r);
 	else if (rc == 0)	/* made owner meanwhile */
 		http_error(r, 409, NULL, "the owner must transfer the group before leaving");
 	else
@@ -365,12 +337,10 @@ leave(struct req *r, int64_t id, const char *role)
 static void
 group_leave(struct req *r)
 {
-	char role[8];
 	int64_t id;
 
-	if (auth_require(r, AUTH_SESSION) < 0 || !(id = auth_group_member(r, role)))
-		return;
-	leave(r, id, role);
+	id = r->group_id;
+	leave(r, id, r->role);
 }
 
 /* ---- roster and members ---- */
@@ -379,14 +349,12 @@ static void
 group_roster(struct req *r)
 {
 	struct db_result *members = NULL, *chars = NULL;
-	char role[8];
 	json_t *list;
 	int64_t id;
 
-	if (auth_require(r, AUTH_SESSION | AUTH_TOKEN) < 0 || !(id = auth_group_member(r, role)))
-		return;
+	id = r->group_id;
 	if (store_groups_roster(id, 0, &members, &chars) < 0) {
-		http_db_error(r, db_last_error());
+		http_db_error(r);
 		return;
 	}
 	list = json_array();
@@ -402,12 +370,10 @@ members_me_put(struct req *r)
 {
 	static const char *const allowed[] = { "characters", NULL };
 	int64_t ids[MAX_CHARS], id;
-	char role[8];
 	json_t *body;
 	int n, rc;
 
-	if (auth_require(r, AUTH_SESSION) < 0 || !(id = auth_group_member(r, role)))
-		return;
+	id = r->group_id;
 	body = validate_body(r);
 	if (body == NULL)
 		return;
@@ -415,7 +381,7 @@ members_me_put(struct req *r)
 		goto out;
 	rc = store_groups_share(id, r->user_id, ids, n);
 	if (rc < 0)
-		http_db_error(r, db_last_error());
+		http_db_error(r);
 	else if (rc == 0)	/* removed meanwhile */
 		http_error(r, 404, NULL, "no such group");
 	else
@@ -429,14 +395,11 @@ member_patch(struct req *r)
 {
 	static const char *const allowed[] = { "role", NULL };
 	const char *new_role;
-	char role[8];
 	json_t *body;
 	int64_t id, uid;
 	int rc;
 
-	if (auth_require(r, AUTH_SESSION) < 0 || !(id = auth_group_member(r, role)) ||
-	    !need_role(r, role, owner_only))
-		return;
+	id = r->group_id;
 	body = validate_body(r);
 	if (body == NULL)
 		return;
@@ -454,7 +417,7 @@ member_patch(struct req *r)
 	}
 	rc = uid ? store_groups_set_role(id, uid, new_role) : 0;
 	if (rc < 0)
-		http_db_error(r, db_last_error());
+		http_db_error(r);
 	else if (rc == 0)
 		http_error(r, 404, NULL, "no such member");
 	else
@@ -471,36 +434,37 @@ out:
 static void
 member_delete(struct req *r)
 {
-	char role[8], target[8];
+	char target[8];
 	int64_t id, uid;
 	int rc, admin;
 
-	if (auth_require(r, AUTH_SESSION) < 0 || !(id = auth_group_member(r, role)))
-		return;
+	id = r->group_id;
 	uid = http_path_id(r->param[1]);
 	if (uid == r->user_id) {
-		leave(r, id, role);
+		leave(r, id, r->role);
 		return;
 	}
-	if (!need_role(r, role, owner_admin))
+	if (!auth_role_at_least(r->role, ROLE_ADMIN)) {
+		http_error(r, 403, NULL, "your role in this group does not allow this");
 		return;
+	}
 	rc = uid ? store_groups_role(id, uid, target) : 0;
 	if (rc < 0) {
-		http_db_error(r, db_last_error());
+		http_db_error(r);
 		return;
 	}
 	if (rc == 0) {
 		http_error(r, 404, NULL, "no such member");
 		return;
 	}
-	admin = strcmp(role, "admin") == 0;
+	admin = strcmp(r->role, "admin") == 0;
 	if (admin && strcmp(target, "member") != 0) {
 		http_error(r, 403, NULL, "admins may remove members only");
 		return;
 	}
 	rc = store_groups_remove(id, uid, admin);
 	if (rc < 0)
-		http_db_error(r, db_last_error());
+		http_db_error(r);
 	else if (rc == 0)	/* left, or promoted, meanwhile */
 		http_error(r, 409, NULL, "the member changed meanwhile; try again");
 	else
@@ -512,13 +476,10 @@ group_transfer(struct req *r)
 {
 	static const char *const allowed[] = { "user_id", NULL };
 	json_int_t uid = 0;
-	char role[8];
 	json_t *body;
 	int64_t id;
 
-	if (auth_require(r, AUTH_SESSION) < 0 || !(id = auth_group_member(r, role)) ||
-	    !need_role(r, role, owner_only))
-		return;
+	id = r->group_id;
 	body = validate_body(r);
 	if (body == NULL)
 		return;
@@ -539,7 +500,7 @@ group_transfer(struct req *r)
 		http_error(r, 403, NULL, "only the owner may transfer the group");
 		break;
 	default:
-		http_db_error(r, db_last_error());
+		http_db_error(r);
 	}
 out:
 	json_decref(body);
@@ -550,16 +511,14 @@ out:
 static void
 code_get(struct req *r)
 {
-	char role[8], code[STORE_GROUPS_CODE_LEN + 1];
+	char code[STORE_GROUPS_CODE_LEN + 1];
 	int64_t id;
 	int rc;
 
-	if (auth_require(r, AUTH_SESSION | AUTH_TOKEN) < 0 || !(id = auth_group_member(r, role)) ||
-	    !need_role(r, role, owner_admin))
-		return;
+	id = r->group_id;
 	rc = store_groups_code(id, code);
 	if (rc < 0)
-		http_db_error(r, db_last_error());
+		http_db_error(r);
 	else if (rc == 0)
 		http_error(r, 404, NULL, "no such group");
 	else
@@ -569,16 +528,14 @@ code_get(struct req *r)
 static void
 code_rotate(struct req *r)
 {
-	char role[8], code[STORE_GROUPS_CODE_LEN + 1];
+	char code[STORE_GROUPS_CODE_LEN + 1];
 	int64_t id;
 	int rc;
 
-	if (auth_require(r, AUTH_SESSION) < 0 || !(id = auth_group_member(r, role)) ||
-	    !need_role(r, role, owner_admin))
-		return;
+	id = r->group_id;
 	rc = store_groups_rotate_code(id, code);
 	if (rc < 0)
-		http_db_error(r, db_last_error());
+		http_db_error(r);
 	else if (rc == 0)
 		http_error(r, 404, NULL, "no such group");
 	else
@@ -590,26 +547,29 @@ code_rotate(struct req *r)
 static void
 sync_groups(struct req *r)
 {
-	if (auth_require(r, AUTH_TOKEN | AUTH_SESSION) < 0)
-		return;
 	reply_groups(r);
 }
 
 const struct route routes_groups[] = {
-	{ EVHTTP_REQ_GET, "/api/v1/groups", MAIN, groups_list },
-	{ EVHTTP_REQ_POST, "/api/v1/groups", MAIN, groups_create },
-	{ EVHTTP_REQ_POST, "/api/v1/groups/join", MAIN, groups_join },
-	{ EVHTTP_REQ_GET, "/api/v1/groups/{id}", MAIN, group_get },
-	{ EVHTTP_REQ_PATCH, "/api/v1/groups/{id}", MAIN, group_patch },
-	{ EVHTTP_REQ_DELETE, "/api/v1/groups/{id}", MAIN, group_delete },
-	{ EVHTTP_REQ_POST, "/api/v1/groups/{id}/leave", MAIN, group_leave },
-	{ EVHTTP_REQ_GET, "/api/v1/groups/{id}/roster", MAIN, group_roster },
-	{ EVHTTP_REQ_PUT, "/api/v1/groups/{id}/members/me", MAIN, members_me_put },
-	{ EVHTTP_REQ_PATCH, "/api/v1/groups/{id}/members/{user_id}", MAIN, member_patch },
-	{ EVHTTP_REQ_DELETE, "/api/v1/groups/{id}/members/{user_id}", MAIN, member_delete },
-	{ EVHTTP_REQ_POST, "/api/v1/groups/{id}/transfer", MAIN, group_transfer },
-	{ EVHTTP_REQ_GET, "/api/v1/groups/{id}/join-code", MAIN, code_get },
-	{ EVHTTP_REQ_POST, "/api/v1/groups/{id}/join-code/rotate", MAIN, code_rotate },
-	{ EVHTTP_REQ_GET, "/api/v1/sync/groups", MAIN, sync_groups },
+	{ EVHTTP_REQ_GET, "/api/v1/groups", MAIN, USER, NONE, groups_list },
+	{ EVHTTP_REQ_POST, "/api/v1/groups", MAIN, SESSION, NONE, groups_create },
+	{ EVHTTP_REQ_POST, "/api/v1/groups/join", MAIN, SESSION, NONE, groups_join },
+	{ EVHTTP_REQ_GET, "/api/v1/groups/{id}", MAIN, USER, MEMBER, group_get },
+	{ EVHTTP_REQ_PATCH, "/api/v1/groups/{id}", MAIN, SESSION, ADMINS, group_patch },
+	{ EVHTTP_REQ_DELETE, "/api/v1/groups/{id}", MAIN, SESSION, OWNER, group_delete },
+	{ EVHTTP_REQ_POST, "/api/v1/groups/{id}/leave", MAIN, SESSION, MEMBER, group_leave },
+	{ EVHTTP_REQ_GET, "/api/v1/groups/{id}/roster", MAIN, USER, MEMBER, group_roster },
+	{ EVHTTP_REQ_PUT, "/api/v1/groups/{id}/members/me",
+	    MAIN, SESSION, MEMBER, members_me_put },
+	{ EVHTTP_REQ_PATCH, "/api/v1/groups/{id}/members/{user_id}",
+	    MAIN, SESSION, OWNER, member_patch },
+	{ EVHTTP_REQ_DELETE, "/api/v1/groups/{id}/members/{user_id}",
+	    MAIN, SESSION, MEMBER, member_delete },
+	{ EVHTTP_REQ_POST, "/api/v1/groups/{id}/transfer",
+	    MAIN, SESSION, OWNER, group_transfer },
+	{ EVHTTP_REQ_GET, "/api/v1/groups/{id}/join-code", MAIN, USER, ADMINS, code_get },
+	{ EVHTTP_REQ_POST, "/api/v1/groups/{id}/join-code/rotate",
+	    MAIN, SESSION, ADMINS, code_rotate },
+	{ EVHTTP_REQ_GET, "/api/v1/sync/groups", MAIN, USER, NONE, sync_groups },
 	{ 0 },
 };

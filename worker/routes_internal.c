@@ -36,7 +36,7 @@ catalog_refresh(struct req *r)
 	if (store_catalog_check(body, err, sizeof(err)) < 0) {
 		http_error(r, 422, NULL, "%s", err);
 	} else if (store_catalog_load(body, 0, &snap) < 0) {
-		http_db_error(r, db_last_error());
+		http_db_error(r);
 	} else {
 		log_info("catalog: loaded %s (%lld items) as snapshot %lld", snap.version,
 		    (long long)snap.item_count, (long long)snap.id);
@@ -66,7 +66,7 @@ catalog_rollback(struct req *r)
 		http_error(r, 404, NULL, "no catalog snapshot %lld", (long long)id);
 		break;
 	default:
-		http_db_error(r, db_last_error());
+		http_db_error(r);
 		break;
 	}
 out:
@@ -84,7 +84,7 @@ dev_wipe(struct req *r)
 		return;
 	}
 	if (store_demo_wipe(&counts) < 0) {
-		http_db_error(r, db_last_error());
+		http_db_error(r);
 		return;
 	}
 	log_info("dev: wiped all runtime data");
@@ -92,8 +92,8 @@ dev_wipe(struct req *r)
 }
 
 const struct route routes_internal[] = {
-	{ EVHTTP_REQ_POST, "/internal/catalog/refresh", ADMIN, catalog_refresh },
-	{ EVHTTP_REQ_POST, "/internal/catalog/rollback", ADMIN, catalog_rollback },
-	{ EVHTTP_REQ_POST, "/internal/dev/wipe", ADMIN, dev_wipe },
+	{ EVHTTP_REQ_POST, "/internal/catalog/refresh", ADMIN, OPS, NONE, catalog_refresh },
+	{ EVHTTP_REQ_POST, "/internal/catalog/rollback", ADMIN, OPS, NONE, catalog_rollback },
+	{ EVHTTP_REQ_POST, "/internal/dev/wipe", ADMIN, OPS, NONE, dev_wipe },
 	{ 0 },
 };

@@ -3,7 +3,7 @@
  * sessions.
  *
  * Who may call what: every GET here accepts a web session or a plugin
- * token (the SPEC lets a token read); everything that changes the account
+ * token (a token reads, docs/API.md "Who may call what"); everything that changes the account
  * -- PATCH and DELETE /me, creating and revoking tokens, ending sessions --
  * needs a web session with its X-CSRF-Token, so a leaked plugin token
  * cannot mint more tokens or delete the account.  A token used there gets
@@ -29,7 +29,7 @@
 #include "worker/worker.h"
 
 
-/* The SPEC's User from store_users_get's row; csrf_token when present. */
+/* The User (docs/API.md "Resources") from store_users_get's row; csrf_token when present. */
 static json_t *
 user_json(const struct db_result *row)
 {
@@ -45,7 +45,7 @@ user_json(const struct db_result *row)
 	return u;
 }
 
-/* The SPEC's Token from row i of a store_tokens result. */
+/* The Token (docs/API.md "Resources") from row i of a store_tokens result. */
 static json_t *
 token_json(const struct db_result *rows, int i)
 {
@@ -79,7 +79,7 @@ reply_me(struct req *r, int status)
 	int rc = store_users_get(r->user_id, r->session_id, &row);
 
 	if (rc < 0)
-		http_db_error(r, db_last_error());
+		http_db_error(r);
 	else if (rc == 0)	/* deleted under a live credential */
 		http_error(r, 401, NULL, "authentication required");
 	else
@@ -90,8 +90,6 @@ reply_me(struct req *r, int status)
 static void
 me_get(struct req *r)
 {
-	if (auth_require(r, AUTH_SESSION | AUTH_TOKEN) < 0)
-		return;
 	reply_me(r, 200);
 }
 
@@ -103,8 +101,6 @@ me_patch(struct req *r)
 	json_t *body;
 	int rc;
 
-	if (auth_require(r, AUTH_SESSION) < 0)
-		return;
 	body = validate_body(r);
 	if (body == NULL)
 		return;
@@ -114,7 +110,7 @@ me_patch(struct req *r)
 		goto out;
 	rc = store_users_set_name(r->user_id, name);
 	if (rc < 0)
-		http_db_error(r, db_last_error());
+		http_db_error(r);
 	else
 		reply_me(r, 200);
 out:
@@ -124,10 +120,8 @@ out:
 static void
 me_delete(struct req *r)
 {
-	if (auth_require(r, AUTH_SESSION) < 0)
-		return;
 	if (store_users_delete(r->user_id) < 0) {
-		http_db_error(r, db_last_error());
+		http_db_error(r);
 		return;
 	}
 	auth_clear_cookies(r);
@@ -140,10 +134,8 @@ tokens_list(struct req *r)
 	struct db_result *rows = NULL;
 	json_t *list;
 
-	if (auth_require(r, AUTH_SESSION | AUTH_TOKEN) < 0)
-		return;
 	if (store_tokens_list(r->user_id, &rows) < 0) {
-		http_db_error(r, db_last_error());
+		http_db_error(r);
 		return;
 	}
 	list = json_array();
@@ -163,8 +155,6 @@ tokens_create(struct req *r)
 	const char *label;
 	json_t *body, *out;
 
-	if (auth_require(r, AUTH_SESSION) < 0)
-		return;
 	body = validate_body(r);
 	if (body == NULL)
 		return;
@@ -178,7 +168,7 @@ tokens_create(struct req *r)
 	}
 	crypto_sha256_hex(token, strlen(token), hash);
 	if (store_tokens_create(r->user_id, label, hash, &row) < 0) {
-		http_db_error(r, db_last_error());
+		http_db_error(r);
 		goto out;
 	}
 	out = token_json(row, 0);
@@ -196,12 +186,10 @@ tokens_delete(struct req *r)
 	int64_t id;
 	int rc;
 
-	if (auth_require(r, AUTH_SESSION) < 0)
-		return;
 	id = http_path_id(r->param[0]);
 	rc = id ? store_tokens_revoke(r->user_id, id) : 0;
 	if (rc < 0)
-		http_db_error(r, db_last_error());
+		http_db_error(r);
 	else if (rc == 0)
 		http_error(r, 404, NULL, "no such token");
 	else
@@ -214,10 +202,8 @@ sessions_list(struct req *r)
 	struct db_result *rows = NULL;
 	json_t *list;
 
-	if (auth_require(r, AUTH_SESSION | AUTH_TOKEN) < 0)
-		return;
 	if (store_sessions_list(r->user_id, &rows) < 0) {
-		http_db_error(r, db_last_error());
+		http_db_error(r);
 		return;
 	}
 	list = json_array();
@@ -233,12 +219,10 @@ sessions_delete(struct req *r)
 	int64_t id;
 	int rc;
 
-	if (auth_require(r, AUTH_SESSION) < 0)
-		return;
 	id = http_path_id(r->param[0]);
 	rc = id ? store_sessions_delete(r->user_id, id) : 0;
 	if (rc < 0) {
-		http_db_error(r, db_last_error());
+		http_db_error(r);
 		return;
 	}
 	if (rc == 0) {
@@ -251,13 +235,13 @@ sessions_delete(struct req *r)
 }
 
 const struct route routes_me[] = {
-	{ EVHTTP_REQ_GET, "/api/v1/me", MAIN, me_get },
-	{ EVHTTP_REQ_PATCH, "/api/v1/me", MAIN, me_patch },
-	{ EVHTTP_REQ_DELETE, "/api/v1/me", MAIN, me_delete },
-	{ EVHTTP_REQ_GET, "/api/v1/me/tokens", MAIN, tokens_list },
-	{ EVHTTP_REQ_POST, "/api/v1/me/tokens", MAIN, tokens_create },
-	{ EVHTTP_REQ_DELETE, "/api/v1/me/tokens/{id}", MAIN, tokens_delete },
-	{ EVHTTP_REQ_GET, "/api/v1/me/sessions", MAIN, sessions_list },
-	{ EVHTTP_REQ_DELETE, "/api/v1/me/sessions/{id}", MAIN, sessions_delete },
+	{ EVHTTP_REQ_GET, "/api/v1/me", MAIN, USER, NONE, me_get },
+	{ EVHTTP_REQ_PATCH, "/api/v1/me", MAIN, SESSION, NONE, me_patch },
+	{ EVHTTP_REQ_DELETE, "/api/v1/me", MAIN, SESSION, NONE, me_delete },
+	{ EVHTTP_REQ_GET, "/api/v1/me/tokens", MAIN, USER, NONE, tokens_list },
+	{ EVHTTP_REQ_POST, "/api/v1/me/tokens", MAIN, SESSION, NONE, tokens_create },
+	{ EVHTTP_REQ_DELETE, "/api/v1/me/tokens/{id}", MAIN, SESSION, NONE, tokens_delete },
+	{ EVHTTP_REQ_GET, "/api/v1/me/sessions", MAIN, USER, NONE, sessions_list },
+	{ EVHTTP_REQ_DELETE, "/api/v1/me/sessions/{id}", MAIN, SESSION, NONE, sessions_delete },
 	{ 0 },
 };

@@ -212,24 +212,24 @@ ops_dev_sleep(struct req *r)
 			return;
 		}
 		if (db_tx(hold_lease, &h) < 0) {
-			http_db_error(r, db_last_error());
+			http_db_error(r);
 			return;
 		}
 	} else
 		nap(v);
 	if (db_ping() < 0) {
-		http_db_error(r, db_last_error());
+		http_db_error(r);
 		return;
 	}
 	http_reply_json(r, 200, json_pack("{s:i}", "slept_ms", (int)v));
 }
 
 const struct route routes_ops[] = {
-	{ EVHTTP_REQ_GET, "/healthz", BOTH, ops_healthz },
-	{ EVHTTP_REQ_GET, "/readyz", BOTH, ops_readyz },
-	{ EVHTTP_REQ_GET, "/metrics", ADMIN, ops_metrics },
-	{ EVHTTP_REQ_GET, "/api/v1/ops/version", ADMIN, ops_version },
-	{ EVHTTP_REQ_GET, "/api/v1/ops/pool", ADMIN, ops_pool },
-	{ EVHTTP_REQ_POST, "/internal/dev/sleep", ADMIN, ops_dev_sleep },
+	{ EVHTTP_REQ_GET, "/healthz", BOTH, PUBLIC, NONE, ops_healthz },
+	{ EVHTTP_REQ_GET, "/readyz", BOTH, PUBLIC, NONE, ops_readyz },
+	{ EVHTTP_REQ_GET, "/metrics", ADMIN, OPS, NONE, ops_metrics },
+	{ EVHTTP_REQ_GET, "/api/v1/ops/version", ADMIN, OPS, NONE, ops_version },
+	{ EVHTTP_REQ_GET, "/api/v1/ops/pool", ADMIN, OPS, NONE, ops_pool },
+	{ EVHTTP_REQ_POST, "/internal/dev/sleep", ADMIN, OPS, NONE, ops_dev_sleep },
 	{ 0 },
 };

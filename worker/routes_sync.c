@@ -13,7 +13,7 @@
  * ordered by seq (see store_containers.h): a seq not greater than the
  * stored one answers 200 {"applied": false, "seq": <stored>}.
  *
- * Decisions the SPEC leaves open (docs/API.md "Plugin sync"):
+ * Decisions documented in docs/API.md "Plugin sync":
  *  * an unknown container name in a path is 404 (no such resource); in a
  *    batch body it is 422 naming the field;
  *  * PATCH of a container never synced is 404: a delta needs a base, so
@@ -45,11 +45,9 @@
 #define ACTIVITY_TEXT_MAX 64		/* heartbeat "activity" */
 #define WORLD_MAX 65535
 
-#define READ_AUTH (AUTH_SESSION | AUTH_TOKEN)
-
 /* ---- JSON shapes ---- */
 
-/* The SPEC's Character from row i (STORE_CHARACTER columns). */
+/* The Character (docs/API.md "Resources") from row i (STORE_CHARACTER columns). */
 static json_t *
 character_json(const struct db_result *rows, int i)
 {
@@ -244,7 +242,7 @@ my_character(struct req *r, const char *name, int64_t *id)
 	int rc = store_characters_find(r->user_id, name, id, NULL);
 
 	if (rc < 0)
-		http_db_error(r, db_last_error());
+		http_db_error(r);
 	else if (rc == 0)
 		http_error(r, 404, NULL, "no such character");
 	return rc == 1 ? 0 : -1;
@@ -272,8 +270,6 @@ characters_link(struct req *r)
 	json_t *body;
 	int rc;
 
-	if (auth_require(r, AUTH_TOKEN) < 0)
-		return;
 	body = validate_body(r);
 	if (body == NULL)
 		return;
@@ -287,7 +283,7 @@ characters_link(struct req *r)
 	}
 	rc = store_characters_link(r->user_id, name, &row);
 	if (rc < 0)
-		http_db_error(r, db_last_error());
+		http_db_error(r);
 	else if (rc == STORE_LINK_TAKEN)
 		http_error(r, 409, NULL, "the character is linked to another account");
 	else
@@ -303,10 +299,8 @@ characters_list(struct req *r)
 	struct db_result *rows = NULL;
 	json_t *list;
 
-	if (auth_require(r, READ_AUTH) < 0)
-		return;
 	if (store_characters_list(r->user_id, &rows) < 0) {
-		http_db_error(r, db_last_error());
+		http_db_error(r);
 		return;
 	}
 	list = json_array();
@@ -321,11 +315,9 @@ characters_delete(struct req *r)
 {
 	int rc;
 
-	if (auth_require(r, AUTH_SESSION | AUTH_TOKEN) < 0)
-		return;
 	rc = store_characters_delete(r->user_id, r->param[0]);
 	if (rc < 0)
-		http_db_error(r, db_last_error());
+		http_db_error(r);
 	else if (rc == 0)
 		http_error(r, 404, NULL, "no such character");
 	else
@@ -364,8 +356,6 @@ container_write(struct req *r, int delta)
 	json_t *body;
 	int ci;
 
-	if (auth_require(r, AUTH_TOKEN) < 0)
-		return;
 	body = validate_body(r);
 	if (body == NULL)
 		return;
@@ -384,7 +374,7 @@ container_write(struct req *r, int delta)
 		http_error(r, 422, NULL, "changes: the container would hold more than %d items",
 		    worker_config()->max_container_items);
 	else
-		http_db_error(r, db_last_error());
+		http_db_error(r);
 out:
 	free(t.items);
 	json_decref(body);
@@ -410,14 +400,12 @@ container_get(struct req *r)
 	json_t *items, *out;
 	int ci, rc;
 
-	if (auth_require(r, READ_AUTH) < 0)
-		return;
 	if ((ci = path_container(r, r->param[1])) < 0 ||
 	    my_character(r, r->param[0], &character_id) < 0)
 		return;
 	rc = store_containers_get(character_id, store_containers_names[ci], &rows);
 	if (rc < 0) {
-		http_db_error(r, db_last_error());
+		http_db_error(r);
 		return;
 	}
 	if (rc == 0) {
@@ -452,8 +440,6 @@ skills_put(struct req *r)
 	struct skills_tx t = { 0 };
 	json_t *body;
 
-	if (auth_require(r, AUTH_TOKEN) < 0)
-		return;
 	body = validate_body(r);
 	if (body == NULL)
 		return;
@@ -461,7 +447,7 @@ skills_put(struct req *r)
 	    my_character(r, r->param[0], &t.character_id) < 0)
 		goto out;
 	if (store_skills_put(t.character_id, t.seq, t.v, t.n, &t.res) < 0)
-		http_db_error(r, db_last_error());
+		http_db_error(r);
 	else
 		http_reply_json(r, 200, skills_result_json(&t.res));
 out:
@@ -522,8 +508,6 @@ activity_post(struct req *r)
 	char at[32];
 	size_t i;
 
-	if (auth_require(r, AUTH_TOKEN) < 0)
-		return;
 	body = validate_body(r);
 	if (body == NULL)
 		return;
@@ -568,7 +552,7 @@ activity_post(struct req *r)
 	if (my_character(r, r->param[0], &t.character_id) < 0)
 		goto out;
 	if (db_tx(events_tx, &t) < 0)
-		http_db_error(r, db_last_error());
+		http_db_error(r);
 	else
 		http_reply_json(r, 200, json_pack("{s:i,s:i}", "events",
 		    (int)json_array_size(t.events), "recorded", t.rows));
@@ -619,8 +603,6 @@ batch(struct req *r)
 	char at[64];
 
 	memset(&t, 0, sizeof(t));
-	if (auth_require(r, AUTH_TOKEN) < 0)
-		return;
 	body = validate_body(r);
 	if (body == NULL)
 		return;
@@ -653,7 +635,7 @@ batch(struct req *r)
 	if (my_character(r, name, &t.character_id) < 0)
 		goto out;
 	if (db_tx(batch_tx, &t) < 0) {
-		http_db_error(r, db_last_error());
+		http_db_error(r);
 		goto out;
 	}
 	results = json_object();
@@ -681,10 +663,8 @@ state(struct req *r)
 	json_t *list = NULL, *cur = NULL;
 	const char *last = NULL;
 
-	if (auth_require(r, READ_AUTH) < 0)
-		return;
 	if (store_characters_state(r->user_id, &rows) < 0) {
-		http_db_error(r, db_last_error());
+		http_db_error(r);
 		return;
 	}
 	list = json_array();
@@ -714,8 +694,6 @@ heartbeat(struct req *r)
 	int64_t id;
 	json_t *body;
 
-	if (auth_require(r, AUTH_TOKEN) < 0)
-		return;
 	body = validate_body(r);
 	if (body == NULL)
 		return;
@@ -726,7 +704,7 @@ heartbeat(struct req *r)
 	    my_character(r, name, &id) < 0)
 		goto out;
 	if (store_characters_presence(id, world, activity) < 0)
-		http_db_error(r, db_last_error());
+		http_db_error(r);
 	else
 		http_reply_json(r, 204, NULL);
 out:
@@ -753,11 +731,9 @@ catalog(struct req *r)
 	json_t *items;
 	int rc;
 
-	if (auth_require(r, READ_AUTH) < 0)
-		return;
 	rc = store_catalog_current(&snap);
 	if (rc < 0) {
-		http_db_error(r, db_last_error());
+		http_db_error(r);
 		return;
 	}
 	if (rc == 0) {
@@ -780,7 +756,7 @@ catalog(struct req *r)
 		return;
 	}
 	if (store_containers_catalog(snap.id, &rows) < 0) {
-		http_db_error(r, db_last_error());
+		http_db_error(r);
 		return;
 	}
 	items = json_array();
@@ -797,20 +773,23 @@ catalog(struct req *r)
 }
 
 const struct route routes_sync[] = {
-	{ EVHTTP_REQ_POST, "/api/v1/sync/characters", MAIN, characters_link },
-	{ EVHTTP_REQ_GET, "/api/v1/sync/characters", MAIN, characters_list },
-	{ EVHTTP_REQ_DELETE, "/api/v1/sync/characters/{name}", MAIN, characters_delete },
-	{ EVHTTP_REQ_PUT, "/api/v1/sync/characters/{name}/containers/{container}", MAIN,
-	    container_put },
-	{ EVHTTP_REQ_PATCH, "/api/v1/sync/characters/{name}/containers/{container}", MAIN,
-	    container_patch },
-	{ EVHTTP_REQ_GET, "/api/v1/sync/characters/{name}/containers/{container}", MAIN,
-	    container_get },
-	{ EVHTTP_REQ_PUT, "/api/v1/sync/characters/{name}/skills", MAIN, skills_put },
-	{ EVHTTP_REQ_POST, "/api/v1/sync/characters/{name}/activity", MAIN, activity_post },
-	{ EVHTTP_REQ_POST, "/api/v1/sync/batch", MAIN, batch },
-	{ EVHTTP_REQ_GET, "/api/v1/sync/state", MAIN, state },
-	{ EVHTTP_REQ_POST, "/api/v1/sync/heartbeat", MAIN, heartbeat },
-	{ EVHTTP_REQ_GET, "/api/v1/sync/catalog", MAIN, catalog },
+	{ EVHTTP_REQ_POST, "/api/v1/sync/characters", MAIN, TOKEN, NONE, characters_link },
+	{ EVHTTP_REQ_GET, "/api/v1/sync/characters", MAIN, USER, NONE, characters_list },
+	{ EVHTTP_REQ_DELETE, "/api/v1/sync/characters/{name}",
+	    MAIN, USER, NONE, characters_delete },
+	{ EVHTTP_REQ_PUT, "/api/v1/sync/characters/{name}/containers/{container}",
+	    MAIN, TOKEN, NONE, container_put },
+	{ EVHTTP_REQ_PATCH, "/api/v1/sync/characters/{name}/containers/{container}",
+	    MAIN, TOKEN, NONE, container_patch },
+	{ EVHTTP_REQ_GET, "/api/v1/sync/characters/{name}/containers/{container}",
+	    MAIN, USER, NONE, container_get },
+	{ EVHTTP_REQ_PUT, "/api/v1/sync/characters/{name}/skills",
+	    MAIN, TOKEN, NONE, skills_put },
+	{ EVHTTP_REQ_POST, "/api/v1/sync/characters/{name}/activity",
+	    MAIN, TOKEN, NONE, activity_post },
+	{ EVHTTP_REQ_POST, "/api/v1/sync/batch", MAIN, TOKEN, NONE, batch },
+	{ EVHTTP_REQ_GET, "/api/v1/sync/state", MAIN, USER, NONE, state },
+	{ EVHTTP_REQ_POST, "/api/v1/sync/heartbeat", MAIN, TOKEN, NONE, heartbeat },
+	{ EVHTTP_REQ_GET, "/api/v1/sync/catalog", MAIN, USER, NONE, catalog },
 	{ 0 },
 };

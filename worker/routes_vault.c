@@ -15,7 +15,7 @@
  *	limit	1..500, default 100
  *	q	case-insensitive substring of the item name (at most
  *		STORE_VAULT_Q_MAX bytes; "" means no filter)
- *	container  one of the SPEC's containers ("" means all)
+ *	container  one of the containers (docs/API.md "Resources") ("" means all)
  *	cursor	the next_cursor of the previous page
  * The cursor is the hex of "<sort><order>:<id>:<key>" (the last item's
  * sort key and id): opaque to clients, and checked against the request's
@@ -305,7 +305,7 @@ reply_vault(struct req *r, int64_t id)
 		return;
 	vq.limit++;		/* one more: is there a next page? */
 	if (store_vault_page(&vq, &rows) < 0) {
-		http_db_error(r, db_last_error());
+		http_db_error(r);
 		return;
 	}
 	vq.limit--;
@@ -318,7 +318,7 @@ reply_vault(struct req *r, int64_t id)
 	} else {
 		if (store_vault_totals(id, vq.container, vq.q, &tot) < 0) {
 			db_result_free(rows);
-			http_db_error(r, db_last_error());
+			http_db_error(r);
 			return;
 		}
 		count = db_int(tot, 0, 0);
@@ -345,8 +345,7 @@ vault_get(struct req *r)
 {
 	int64_t id;
 
-	if (auth_require(r, AUTH_SESSION | AUTH_TOKEN) < 0 || !(id = auth_group_member(r, NULL)))
-		return;
+	id = r->group_id;
 	reply_vault(r, id);
 }
 
@@ -357,15 +356,14 @@ vault_item(struct req *r)
 	int64_t id, item_id, qty = 0, price;
 	json_t *list;
 
-	if (auth_require(r, AUTH_SESSION | AUTH_TOKEN) < 0 || !(id = auth_group_member(r, NULL)))
-		return;
+	id = r->group_id;
 	item_id = parse_id(r->param[1], 1);
 	if (item_id < 0 || item_id > INT32_MAX) {
 		http_error(r, 404, NULL, "no such item");
 		return;
 	}
 	if (store_vault_item(id, item_id, &holders, &item) < 0) {
-		http_db_error(r, db_last_error());
+		http_db_error(r);
 		return;
 	}
 	list = json_array();
@@ -399,12 +397,11 @@ vault_summary(struct req *r)
 	json_t *ml, *cl;
 	int64_t id;
 
-	if (auth_require(r, AUTH_SESSION | AUTH_TOKEN) < 0 || !(id = auth_group_member(r, NULL)))
-		return;
+	id = r->group_id;
 	if (store_vault_totals(id, NULL, NULL, &tot) < 0 ||
 	    store_vault_summary(id, &members, &conts) < 0) {
 		db_result_free(tot);
-		http_db_error(r, db_last_error());
+		http_db_error(r);
 		return;
 	}
 	ml = json_array();
@@ -433,9 +430,11 @@ vault_summary(struct req *r)
 }
 
 const struct route routes_vault[] = {
-	{ EVHTTP_REQ_GET, "/api/v1/groups/{id}/vault", MAIN, vault_get },
-	{ EVHTTP_REQ_GET, "/api/v1/groups/{id}/vault/items/{item_id}", MAIN, vault_item },
-	{ EVHTTP_REQ_GET, "/api/v1/groups/{id}/vault/summary", MAIN, vault_summary },
-	{ EVHTTP_REQ_GET, "/api/v1/sync/groups/{id}/vault", MAIN, vault_get },
+	{ EVHTTP_REQ_GET, "/api/v1/groups/{id}/vault", MAIN, USER, MEMBER, vault_get },
+	{ EVHTTP_REQ_GET, "/api/v1/groups/{id}/vault/items/{item_id}",
+	    MAIN, USER, MEMBER, vault_item },
+	{ EVHTTP_REQ_GET, "/api/v1/groups/{id}/vault/summary",
+	    MAIN, USER, MEMBER, vault_summary },
+	{ EVHTTP_REQ_GET, "/api/v1/sync/groups/{id}/vault", MAIN, USER, MEMBER, vault_get },
 	{ 0 },
 };

@@ -187,15 +187,15 @@ web_page(struct req *r)
 }
 
 const struct route routes_web[] = {
-	{ EVHTTP_REQ_GET, "/", MAIN, web_page },
-	{ EVHTTP_REQ_GET, "/login", MAIN, web_page },
-	{ EVHTTP_REQ_GET, "/app", MAIN, web_page },
-	{ EVHTTP_REQ_GET, "/app/groups/{id}", MAIN, web_page },
-	{ EVHTTP_REQ_GET, "/app/groups/{id}/activity", MAIN, web_page },
-	{ EVHTTP_REQ_GET, "/app/groups/{id}/settings", MAIN, web_page },
-	{ EVHTTP_REQ_GET, "/app/account", MAIN, web_page },
-	{ EVHTTP_REQ_GET, "/app/billing", MAIN, web_page },
-	{ EVHTTP_REQ_GET, "/join/{code}", MAIN, web_page },
-	{ EVHTTP_REQ_GET, "/static/{name}", MAIN, web_static },
+	{ EVHTTP_REQ_GET, "/", MAIN, PUBLIC, NONE, web_page },
+	{ EVHTTP_REQ_GET, "/login", MAIN, PUBLIC, NONE, web_page },
+	{ EVHTTP_REQ_GET, "/app", MAIN, PUBLIC, NONE, web_page },
+	{ EVHTTP_REQ_GET, "/app/groups/{id}", MAIN, PUBLIC, NONE, web_page },
+	{ EVHTTP_REQ_GET, "/app/groups/{id}/activity", MAIN, PUBLIC, NONE, web_page },
+	{ EVHTTP_REQ_GET, "/app/groups/{id}/settings", MAIN, PUBLIC, NONE, web_page },
+	{ EVHTTP_REQ_GET, "/app/account", MAIN, PUBLIC, NONE, web_page },
+	{ EVHTTP_REQ_GET, "/app/billing", MAIN, PUBLIC, NONE, web_page },
+	{ EVHTTP_REQ_GET, "/join/{code}", MAIN, PUBLIC, NONE, web_page },
+	{ EVHTTP_REQ_GET, "/static/{name}", MAIN, PUBLIC, NONE, web_static },
 	{ 0 },
 };

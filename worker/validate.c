@@ -1,5 +1,5 @@
 /*
- * validate.c -- request bodies and fields, with the SPEC's errors.
+ * validate.c -- request bodies and fields, with the errors of docs/API.md "Errors".
  */
 #include <string.h>
 #include <strings.h>

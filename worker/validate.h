@@ -2,7 +2,7 @@
  * validate.h -- the one way to read a request body and its fields.
  *
  * Every helper here either succeeds or answers the request itself with the
- * SPEC's error shape and returns failure, so a handler reads:
+ * error shape of docs/API.md "Errors" and returns failure, so a handler reads:
  *
  *	json_t *body = validate_body(r);
  *	if (body == NULL || validate_keys(r, body, allowed) < 0 ||

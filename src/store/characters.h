@@ -6,7 +6,7 @@
  * someone else's is a conflict.  Names are looked up ignoring case on both
  * engines (SQLite: the NOCASE column; PostgreSQL: lower(name)).
  *
- * Rows returned for the SPEC's Character object have the columns
+ * Rows returned for the Character object (docs/API.md "Resources") have the columns
  *	id, name, created_at, last_sync_at
  * (STORE_CHARACTER_COLS), in that order.
  */

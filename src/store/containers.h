@@ -40,7 +40,7 @@
 
 #define STORE_CONTAINERS_N	8
 
-/* The SPEC's STORE_CONTAINERS_N containers, in the lock order; then NULL. */
+/* The STORE_CONTAINERS_N containers of docs/API.md "Resources", in the lock order; then NULL. */
 extern const char *const store_containers_names[];
 
 /* The index of name in store_containers_names, or -1 if unknown. */

@@ -8,7 +8,7 @@
  * hold.  The schema's foreign keys do the cleaning: deleting a group, or
  * removing a member, unshares their characters with no code here.
  *
- * Rows returned for the SPEC's Group object have the columns
+ * Rows returned for the Group object (docs/API.md "Resources") have the columns
  *	id, name, owner_id, role, member_count, created_at, join_code
  * where role is the caller's.  Rows for a Member (roster entry):
  *	user_id, display_name, role, joined_at

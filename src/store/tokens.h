@@ -7,7 +7,7 @@
  * working with the next request.  last_used_at moves at most once every
  * STORE_TOUCH_MS (store_sessions.h), not on every request.
  *
- * Rows returned for the SPEC's Token object have the columns
+ * Rows returned for the Token object (docs/API.md "Resources") have the columns
  *	id, label, created_at, last_used_at
  */
 #ifndef COFFER_STORE_TOKENS_H

@@ -3,7 +3,7 @@
  *
  * A user is known by (provider, login): login is the provider's stable
  * subject ("alice" for the mock provider's alice), never something the
- * user can change.  The SPEC's User object is built from the row read by
+ * user can change.  The User object (docs/API.md "Resources") is built from the row read by
  * store_users_get(), whose columns are, in order:
  *	id, login, display_name, created_at, plan, csrf_token
  * (csrf_token is NULL unless a session id was given).

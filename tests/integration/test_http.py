@@ -139,7 +139,7 @@ def test_metrics_worker_restarts_present(server):
 
 
 def test_oversize_bodies_get_the_json_413(server):
-    """Past max_body_size the answer is 413 in the SPEC's error shape; far
+    """Past max_body_size the answer is 413 in the documented error shape; far
     past it (evhttp's own backstop) the status is still 413."""
     big = b'{"label": "' + b"x" * (1024 * 1024 + 10) + b'"}'
     r = server.post("/api/v1/me/tokens", data=big,

@@ -296,7 +296,7 @@ def test_put_too_many_items_and_too_large(srv, alice):
     r = alice.put(cpath(name), {"seq": 1, "items": many[:MAX_ITEMS]})
     assert r.status_code == 200 and r.json()["item_count"] == MAX_ITEMS
     big = '{"seq": 2, "items": [], "pad": "' + "x" * (1024 * 1024 + 10) + '"}'
-    # refused before any handler runs, in the SPEC's error shape
+    # refused before any handler runs, in the documented error shape
     r = alice.put(cpath(name), raw=big)
     assert r.status_code == 413 and r.json()["error"]["code"] == "payload_too_large"
     assert items_of(alice, name)[1] == 1

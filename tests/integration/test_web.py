@@ -1,4 +1,4 @@
-"""The web pages (SPEC "Web"): every page path answers the HTML shell with
+"""The web pages (docs/API.md "Web pages"): every page path answers the HTML shell with
 the security headers, /static/ serves the embedded assets with ETags, and
 the demo works end to end: logging in as alice through the mock provider
 shows "Demo Clan" and its vault.

@@ -144,7 +144,7 @@ function cookie(name) {
 }
 
 /* fetch() a JSON route; resolves to the parsed body (null for 204),
- * rejects with ApiError carrying the SPEC's error code and message. */
+ * rejects with ApiError carrying the API's error code and message. */
 async function api(method, path, body) {
 	const headers = {Accept: 'application/json'};
 	const opts = {method, headers, credentials: 'same-origin'};

@@ -1,4 +1,4 @@
--- 001_init.sql (PostgreSQL) -- the first coffer schema: the whole SPEC domain.
+-- 001_init.sql (PostgreSQL) -- the first coffer schema: the whole domain of docs/API.md.
 --
 -- src/schema/sqlite/001_init.sql is the same schema for SQLite, with
 -- identical table, column and index names, so that one SQL text serves

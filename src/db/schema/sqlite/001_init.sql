@@ -1,4 +1,4 @@
--- 001_init.sql (SQLite) -- the first coffer schema: the whole SPEC domain.
+-- 001_init.sql (SQLite) -- the first coffer schema: the whole domain of docs/API.md.
 --
 -- src/schema/postgres/001_init.sql is the same schema in PostgreSQL's
 -- native types, with identical table, column and index names, so that one
@@ -108,7 +108,7 @@ CREATE INDEX plugin_tokens_user_idx ON plugin_tokens (user_id);
 
 -- A game character, owned by one user.  The name is unique ignoring case:
 -- the column collates NOCASE, so "name = ?" compares without case and uses
--- characters_name_key.  (SPEC limits names to ASCII letters, digits, space,
+-- characters_name_key.  (docs/API.md limits names to ASCII letters, digits, space,
 -- '-' and '_', which is all NOCASE folds.)  UNIQUE (user_id, id) is the
 -- target of group_characters' foreign key (a shared character belongs to
 -- the sharing member) and lists a user's characters.  skills_seq orders
@@ -175,7 +175,7 @@ CREATE TABLE presence (
 -- in step by the store, in one transaction) so listing a user's owned
 -- groups and reading the owner's plan need no join.  Deleting the owner's
 -- account deletes the groups it still owns; the store first passes them to
--- an admin where SPEC says so.
+-- an admin where docs/API.md says so.
 CREATE TABLE groups (
 	id		INTEGER PRIMARY KEY AUTOINCREMENT,
 	name		TEXT NOT NULL,
