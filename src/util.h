@@ -32,6 +32,10 @@ struct timeval usec_tv(uint64_t usec);
 /* Number of code points in s, which is valid UTF-8 (jansson checked). */
 size_t utf8_len(const char *s);
 
+/* 1 if s[0..n) is well-formed UTF-8 (no overlong forms, surrogates or
+ * code points past U+10FFFF), else 0. */
+int utf8_valid(const char *s, size_t n);
+
 /* fcntl helpers: 0 ok, -1 with errno. */
 int fd_set_nonblock(int fd);
 int fd_set_cloexec(int fd);

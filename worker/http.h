@@ -27,6 +27,7 @@
 enum listener_kind { LISTENER_MAIN = 1, LISTENER_ADMIN = 2 };
 
 struct route;
+struct flight;
 
 struct req {
 	struct db_session db;		/* first: see above */
@@ -39,6 +40,7 @@ struct req {
 	const char *param[REQ_MAX_PARAMS];	/* {name} captures, into path_segs */
 	char *path_segs;		/* storage for param[] */
 	int status;			/* the status sent, 0 until answered */
+	struct flight *flight;		/* its place in the in-flight count */
 	uint64_t start_usec;
 
 	/* Set by the router from the route's access and role (router.h). */

@@ -17,11 +17,10 @@
 #include "src/util.h"
 #include "worker/validate.h"
 #include "worker/auth.h"
+#include "worker/inflight.h"
 #include "worker/router.h"
 #include "worker/worker.h"
 
-static int inflight;
-static void (*idle_cb)(void);
 static const struct route **flat;	/* every route, in table order */
 static int n_routes;
 
@@ -63,18 +62,6 @@ router_init(void)
 			flat[i++] = rt;
 		}
 	n_routes = n;
-}
-
-int
-router_inflight(void)
-{
-	return inflight;
-}
-
-void
-router_set_idle_cb(void (*cb)(void))
-{
-	idle_cb = cb;
 }
 
 const char *const *
@@ -178,6 +165,7 @@ req_finish(struct req *r)
 	if (r->status == 0)
 		http_error(r, 500, NULL, "internal error");
 	metrics_request(r->route_index, r->status, now_usec() - r->start_usec);
+	inflight_handler_done(r->flight);
 	req_free(r);
 }
 
@@ -190,21 +178,6 @@ run_request(void *arg)
 	if (auth_route(r) == 0)
 		r->route->handler(r);
 	req_finish(r);
-}
-
-/*
- * A request counts as in flight from dispatch until evhttp has written its
- * whole response, so a stopping worker never frees a connection with a
- * reply still in its buffer.  (If the client vanishes mid-response evhttp
- * never calls this; the stop then waits for shutdown_timeout instead.)
- */
-static void
-on_complete(struct evhttp_request *ev, void *arg)
-{
-	(void)ev;
-	(void)arg;
-	if (--inflight == 0 && idle_cb)
-		idle_cb();
 }
 
 static void
@@ -230,44 +203,87 @@ add_allow(struct req *r, int methods)
 	evhttp_add_header(evhttp_request_get_output_headers(r->ev), "Allow", allow);
 }
 
+/* 1 if the request carries Content-Length more than once. */
+static int
+repeated_length(struct evhttp_request *ev)
+{
+	struct evkeyval *h;
+	int n = 0;
+
+	TAILQ_FOREACH(h, evhttp_request_get_input_headers(ev), next)
+		if (evutil_ascii_strcasecmp(h->key, "Content-Length") == 0)
+			n++;
+	return n > 1;
+}
+
+/* 1 if every key and value of q is valid UTF-8. */
+static int
+query_utf8(const struct evkeyvalq *q)
+{
+	const struct evkeyval *kv;
+
+	TAILQ_FOREACH(kv, q, next)
+		if (!utf8_valid(kv->key, strlen(kv->key)) ||
+		    !utf8_valid(kv->value, strlen(kv->value)))
+			return 0;
+	return 1;
+}
+
+/*
+ * Decode the request target into r->path and r->query.  NULL, or what is
+ * wrong with it (answered 400): the framing, a path or query that does not
+ * decode, an encoded NUL (which would cut a C string short without a
+ * word), text that is not UTF-8.
+ */
+static const char *
+read_target(struct req *r, const struct evhttp_uri *uri)
+{
+	const char *raw_path = uri ? evhttp_uri_get_path(uri) : NULL;
+	const char *raw_query = uri ? evhttp_uri_get_query(uri) : NULL;
+	size_t n = 0;
+
+	if (repeated_length(r->ev))
+		return "more than one Content-Length header";
+	if (raw_path == NULL || (r->path = evhttp_uridecode(raw_path, 0, &n)) == NULL ||
+	    n != strlen(r->path))
+		return "malformed request path";
+	if (!utf8_valid(r->path, n))
+		return "the request path is not valid UTF-8";
+	if (raw_query == NULL)
+		return NULL;
+	if (strstr(raw_query, "%00") != NULL || evhttp_parse_query_str(raw_query, &r->query) < 0)
+		return "malformed query string";
+	if (!query_utf8(&r->query))
+		return "the query string is not valid UTF-8";
+	return NULL;
+}
+
 void
 router_dispatch(struct evhttp_request *ev, void *arg)
 {
 	enum listener_kind kind = (enum listener_kind)(intptr_t)arg;
 	const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(ev);
 	enum evhttp_cmd_type method = evhttp_request_get_command(ev);
-	const char *raw_path = uri ? evhttp_uri_get_path(uri) : NULL;
-	const char *raw[REQ_MAX_PARAMS];
+	const char *raw[REQ_MAX_PARAMS], *bad;
 	struct req *r;
 	struct coro *c;
 	int allowed = 0, nparam;
 
-	inflight++;
-	evhttp_request_set_on_complete_cb(ev, on_complete, NULL);
 	r = xcalloc(1, sizeof(*r));
+	r->flight = inflight_begin(ev);
 	r->ev = ev;
 	r->listener = kind;
 	r->start_usec = now_usec();
 	TAILQ_INIT(&r->query);
 	if (worker_stopping())
 		evhttp_add_header(evhttp_request_get_output_headers(ev), "Connection", "close");
-	if (raw_path != NULL) {
-		size_t n = 0;
-
-		r->path = evhttp_uridecode(raw_path, 0, &n);
-		if (r->path != NULL && n != strlen(r->path)) {	/* an encoded NUL */
-			free(r->path);
-			r->path = NULL;
-		}
-	}
-	if (r->path == NULL) {
-		http_error(r, 400, NULL, "malformed request path");
-		req_finish(r);
-		return;
-	}
-	if (uri && evhttp_uri_get_query(uri) &&
-	    evhttp_parse_query_str(evhttp_uri_get_query(uri), &r->query) < 0) {
-		http_error(r, 400, NULL, "malformed query string");
+	if ((bad = read_target(r, uri)) != NULL) {
+		/* A request framed two ways may hide a second one in its body:
+		 * answer and close, never read on. */
+		if (strstr(bad, "Content-Length"))
+			evhttp_add_header(evhttp_request_get_output_headers(ev), "Connection",
+			    "close");
+		http_error(r, 400, NULL, "%s", bad);
 		req_finish(r);
 		return;
 	}

@@ -63,9 +63,4 @@ const char *const *router_metric_names(int *n);
 /* The evhttp callback; arg is (void *)(intptr_t)enum listener_kind. */
 void router_dispatch(struct evhttp_request *ev, void *arg);
 
-/* Requests not yet fully answered (for graceful stop). */
-int router_inflight(void);
-/* Called whenever inflight drops to zero. */
-void router_set_idle_cb(void (*cb)(void));
-
 #endif

@@ -23,6 +23,7 @@
 #include "src/util.h"
 #include "worker/validate.h"
 #include "src/db/broker_link.h"
+#include "worker/inflight.h"
 #include "worker/router.h"
 #include "worker/startup.h"
 #include "worker/worker.h"
@@ -91,7 +92,7 @@ on_stop_timeout(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	(void)arg;
 	log_warn("%d request%s still running after shutdown_timeout; exiting anyway",
-	    router_inflight(), router_inflight() == 1 ? "" : "s");
+	    inflight_count(), inflight_count() == 1 ? "" : "s");
 	event_base_loopbreak(W.base);
 }
 
@@ -123,10 +124,10 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 	if (W.stopping)
 		return;
 	W.stopping = 1;
-	log_debug("stopping: %d request%s in flight", router_inflight(),
-	    router_inflight() == 1 ? "" : "s");
+	log_debug("stopping: %d request%s in flight", inflight_count(),
+	    inflight_count() == 1 ? "" : "s");
 	stop_accepting();
-	if (router_inflight() == 0) {
+	if (inflight_count() == 0) {
 		event_base_loopbreak(W.base);
 		return;
 	}
@@ -205,7 +206,7 @@ worker_main(struct config *cfg, int id, const struct listeners *ls, int ready_fd
 	}
 	router_init();
 	startup_run(id);
-	router_set_idle_cb(on_idle);
+	inflight_set_idle_cb(on_idle);
 
 	/* The master's copies stay open in the master; ours are dup'ed. */
 	W.http[0] = serve(ls->main_fd, ls->n_main, LISTENER_MAIN);
