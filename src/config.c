@@ -547,6 +547,12 @@ check_whole(struct parser *p)
 		    "engine = postgres needs [database] postgres_dsn");
 	if (cfg->listen[0] == '\0')
 		return fail(p, setting_line(p, "listen"), "listen must name at least one address");
+	/* Without a token the admin routes trust whoever can connect. */
+	if ((cfg->ops_token_file == NULL || cfg->ops_token_file[0] == '\0') &&
+	    !listen_all_loopback(cfg->admin_listen))
+		return fail(p, setting_line(p, "admin_listen"), "admin_listen = %s is reachable "
+		    "from other hosts: set [ops] token_file, or listen on loopback or unix:",
+		    cfg->admin_listen);
 	for (int i = 0; i < cfg->n_oauth; i++) {
 		for (size_t k = 0; k < ARRAY_SIZE(oauth_keys); k++) {
 			char **f = (char **)((char *)&cfg->oauth[i] + oauth_keys[k].off);

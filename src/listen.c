@@ -2,7 +2,9 @@
  * listen.c -- parse listen specs and open listening sockets.
  */
 #include <errno.h>
+#include <arpa/inet.h>
 #include <netdb.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,10 +122,11 @@ listen_format(const struct listen_addr *a, char *buf, size_t len)
 }
 
 static int
-open_unix(const struct listen_addr *a, char *err, size_t errlen)
+open_unix(const struct listen_addr *a, unsigned mode, char *err, size_t errlen)
 {
 	struct sockaddr_un sun;
-	int fd;
+	mode_t old;
+	int fd, rc;
 
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
@@ -134,8 +137,12 @@ open_unix(const struct listen_addr *a, char *err, size_t errlen)
 		return -1;
 	}
 	unlink(a->path);	/* a stale socket from a previous run */
-	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 ||
-	    chmod(a->path, 0666) < 0 || listen(fd, 1024) < 0) {
+	/* The umask makes the socket private from the moment it exists; the
+	 * chmod then widens it to exactly mode. */
+	old = umask(0177);
+	rc = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
+	umask(old);
+	if (rc < 0 || chmod(a->path, (mode_t)mode) < 0 || listen(fd, 1024) < 0) {
 		snprintf(err, errlen, "unix:%s: %s", a->path, strerror(errno));
 		close(fd);
 		return -1;
@@ -144,14 +151,42 @@ open_unix(const struct listen_addr *a, char *err, size_t errlen)
 }
 
 int
-listen_open(const struct listen_addr *a, char *err, size_t errlen)
+listen_is_loopback(const struct listen_addr *a)
+{
+	struct in6_addr a6;
+	struct in_addr a4;
+
+	if (a->is_unix || strcmp(a->host, "localhost") == 0)
+		return 1;
+	if (inet_pton(AF_INET, a->host, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) == 127;
+	if (inet_pton(AF_INET6, a->host, &a6) == 1)
+		return IN6_IS_ADDR_LOOPBACK(&a6);
+	return 0;
+}
+
+int
+listen_all_loopback(const char *spec)
+{
+	struct listen_addr addrs[LISTEN_MAX];
+	char err[256];
+	int n = listen_parse(spec, addrs, LISTEN_MAX, err, sizeof(err));
+
+	for (int i = 0; i < n; i++)
+		if (!listen_is_loopback(&addrs[i]))
+			return 0;
+	return 1;
+}
+
+int
+listen_open(const struct listen_addr *a, unsigned mode, char *err, size_t errlen)
 {
 	struct addrinfo hints, *res = NULL, *ai;
 	char port[16], name[300];
 	int fd = -1, one = 1, rc, saved = 0;
 
 	if (a->is_unix)
-		fd = open_unix(a, err, errlen);
+		fd = open_unix(a, mode, err, errlen);
 	else {
 		memset(&hints, 0, sizeof(hints));
 		hints.ai_family = AF_UNSPEC;

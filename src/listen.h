@@ -34,8 +34,15 @@ int listen_parse(const char *spec, struct listen_addr *out, int max,
 		 char *err, size_t errlen);
 
 /* Open (bind + listen, non-blocking, close-on-exec unset so children
- * inherit) one socket; -1 with err. */
-int listen_open(const struct listen_addr *a, char *err, size_t errlen);
+ * inherit) one socket; a Unix socket gets mode (0666 for the public
+ * listener, 0600 for the admin one).  -1 with err. */
+int listen_open(const struct listen_addr *a, unsigned mode, char *err, size_t errlen);
+
+/* 1 if a is reachable only from this host (a Unix socket, localhost,
+ * 127.0.0.0/8, ::1), else 0. */
+int listen_is_loopback(const struct listen_addr *a);
+/* 1 if every address of a valid spec is loopback. */
+int listen_all_loopback(const char *spec);
 
 /* "127.0.0.1:8080" / "unix:/run/x.sock", for logs. */
 void listen_format(const struct listen_addr *a, char *buf, size_t len);

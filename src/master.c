@@ -570,7 +570,7 @@ open_all_listeners(void)
 
 	n = listen_parse(M.cfg->listen, addrs, LISTEN_MAX, err, sizeof(err));
 	for (int i = 0; i < n; i++) {
-		int fd = listen_open(&addrs[i], err, sizeof(err));
+		int fd = listen_open(&addrs[i], 0666, err, sizeof(err));
 
 		if (fd < 0) {
 			log_error("listen: %s", err);
@@ -580,9 +580,11 @@ open_all_listeners(void)
 		listen_format(&addrs[i], name, sizeof(name));
 		log_info("listening on %s", name);
 	}
+	/* The admin listener can flip flags and wipe data: its socket file
+	 * is the owner's alone. */
 	n = listen_parse(M.cfg->admin_listen, addrs, LISTEN_MAX, err, sizeof(err));
 	for (int i = 0; i < n; i++) {
-		int fd = listen_open(&addrs[i], err, sizeof(err));
+		int fd = listen_open(&addrs[i], 0600, err, sizeof(err));
 
 		if (fd < 0) {
 			log_error("admin_listen: %s", err);
