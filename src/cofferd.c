@@ -19,6 +19,7 @@
 #include "src/config.h"
 #include "src/log.h"
 #include "src/master.h"
+#include "src/proctitle.h"
 #include "src/util.h"
 
 #ifndef COFFER_SYSCONFDIR
@@ -65,6 +66,7 @@ main(int argc, char **argv)
 	char err[CONFIG_ERR_MAX];
 	int opt, test_only = 0;
 
+	proctitle_init(argc, argv);
 	while ((opt = getopt(argc, argv, "c:tVh")) != -1) {
 		switch (opt) {
 		case 'c':

@@ -36,6 +36,7 @@
 #include "src/log.h"
 #include "src/master.h"
 #include "src/metrics.h"
+#include "src/proctitle.h"
 #include "src/db/migrate.h"
 #include "src/sdnotify.h"
 #include "src/util.h"
@@ -240,6 +241,10 @@ child_setup(const struct child *self)
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	close(M.sfd);
 	log_set_role(child_name(self, name, sizeof(name)));
+	if (self->kind == CHILD_BROKER)
+		proctitle_set("cofferd: broker");
+	else
+		proctitle_set("cofferd: worker %d", self->id);
 	/* Other children's ready pipes are not ours to hold open. */
 	for (int i = 0; i < MAX_CHILDREN; i++)
 		if (M.child[i].used && M.child[i].ready_fd >= 0)
@@ -641,6 +646,7 @@ master_run(struct config *cfg)
 	for (int i = 0; i < MAX_CHILDREN; i++)
 		M.child[i].ready_fd = -1;
 	log_set_role("master");
+	proctitle_set("cofferd: master");
 	log_set_level((enum log_level)cfg->log_level);
 	if (log_open(cfg->log_file) < 0) {
 		log_error("log_file %s: %m", cfg->log_file);
