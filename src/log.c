@@ -99,6 +99,41 @@ log_reopen(void)
 	return log_open(log_path);
 }
 
+/*
+ * Append msg to line[n..max) with control characters escaped (\n, \t,
+ * \xHH), so that text from outside (a provider's user name, a path) can
+ * neither forge a log line nor send a terminal escape.  Returns the new n.
+ */
+static size_t
+escape(char *line, size_t n, size_t max, const char *msg)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	for (const unsigned char *p = (const unsigned char *)msg; *p; p++) {
+		unsigned char c = *p;
+
+		if (c >= 0x20 && c != 0x7f) {
+			if (n + 1 > max)
+				break;
+			line[n++] = (char)c;
+			continue;
+		}
+		if (n + 4 > max)
+			break;
+		line[n++] = '\\';
+		if (c == '\n')
+			line[n++] = 'n';
+		else if (c == '\t')
+			line[n++] = 't';
+		else {
+			line[n++] = 'x';
+			line[n++] = hex[c >> 4];
+			line[n++] = hex[c & 0xf];
+		}
+	}
+	return n;
+}
+
 void
 log_vmsg(enum log_level level, const char *fmt, va_list ap)
 {
@@ -126,9 +161,10 @@ log_vmsg(enum log_level level, const char *fmt, va_list ap)
 	if (r > 0)
 		n += (size_t)r;
 	if (n < sizeof(line)) {
-		r = vsnprintf(line + n, sizeof(line) - n, fmt, ap);
-		if (r > 0)
-			n += (size_t)r;
+		char msg[LOG_LINE_MAX];
+
+		vsnprintf(msg, sizeof(msg), fmt, ap);
+		n = escape(line, n, sizeof(line) - 1, msg);
 	}
 	if (n > sizeof(line) - 2)
 		n = sizeof(line) - 2;
