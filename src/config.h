@@ -63,6 +63,12 @@ struct config {
 	int max_container_items;
 	int max_name_length;
 	int max_json_depth;
+	int characters_per_user;
+	int groups_per_user;
+	int activity_per_request;
+	int token_rate, token_burst;	/* requests per second; 0 rate: off */
+	int session_rate, session_burst;
+	int address_rate, address_burst;
 
 	/* [database] */
 	enum db_engine engine;

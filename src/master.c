@@ -37,6 +37,7 @@
 #include "src/master.h"
 #include "src/metrics.h"
 #include "src/proctitle.h"
+#include "src/ratelimit.h"
 #include "src/db/migrate.h"
 #include "src/sdnotify.h"
 #include "src/util.h"
@@ -659,7 +660,8 @@ master_run(struct config *cfg)
 		log_error("runtime_dir %s: %m", cfg->runtime_dir);
 		return 1;
 	}
-	if (prepare_database() < 0 || open_all_listeners() < 0 || metrics_init() < 0)
+	if (prepare_database() < 0 || open_all_listeners() < 0 || metrics_init() < 0 ||
+	    ratelimit_init() < 0)
 		return 1;
 
 	M.base = event_base_new();

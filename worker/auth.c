@@ -15,6 +15,7 @@
 
 #include "src/crypto.h"
 #include "src/log.h"
+#include "src/ratelimit.h"
 #include "src/store/sessions.h"
 #include "src/store/tokens.h"
 #include "src/util.h"
@@ -86,6 +87,55 @@ auth_clear_cookies(struct req *r)
 	set_cookie(r, AUTH_CSRF_COOKIE, "", 0, 0);
 }
 
+/*
+ * 1 after answering 429 when r's bucket of kind (id for tokens and
+ * sessions; the client address otherwise) is empty, else 0.  Routes served
+ * on the admin listener -- the ops routes and the health probes, which a
+ * load balancer polls -- are never limited.
+ */
+static int
+rate_limited(struct req *r, enum ratelimit_kind kind, int64_t id)
+{
+	const struct config *cfg = worker_config();
+	const char *addr = NULL;
+	ev_uint16_t port;
+	int rate, burst, wait;
+	char secs[16];
+
+	if (r->route->listeners & LISTENER_ADMIN)
+		return 0;
+	switch (kind) {
+	case RL_TOKEN:
+		rate = cfg->token_rate, burst = cfg->token_burst;
+		break;
+	case RL_SESSION:
+		rate = cfg->session_rate, burst = cfg->session_burst;
+		break;
+	default:
+		rate = cfg->address_rate, burst = cfg->address_burst;
+		evhttp_connection_get_peer(evhttp_request_get_connection(r->ev),
+		    (char **)&addr, &port);
+		break;
+	}
+	wait = ratelimit_take(ratelimit_key(kind, id, addr ? addr : ""), rate, burst);
+	if (wait == 0)
+		return 0;
+	snprintf(secs, sizeof(secs), "%d", wait);
+	evhttp_add_header(evhttp_request_get_output_headers(r->ev), "Retry-After", secs);
+	http_error(r, 429, NULL, "too many requests; retry in %d s", wait);
+	return 1;
+}
+
+/* Refuse r's credentials with status, unless its address is over its rate,
+ * which answers 429 instead: guessing tokens costs the guesser's budget. */
+static int
+refuse(struct req *r, int status, const char *msg)
+{
+	if (!rate_limited(r, RL_ADDRESS, 0))
+		http_error(r, status, NULL, "%s", msg);
+	return -1;
+}
+
 /* The bearer credential of r, or NULL (no or another Authorization). */
 static const char *
 bearer(struct req *r)
@@ -109,24 +159,18 @@ by_token(struct req *r, const char *tok, int flags)
 	int rc;
 
 	if (strncmp(tok, STORE_TOKEN_PREFIX, strlen(STORE_TOKEN_PREFIX)) != 0 ||
-	    strlen(tok) > CRED_MAX) {
-		http_error(r, 401, NULL, "invalid bearer token");
-		return -1;
-	}
+	    strlen(tok) > CRED_MAX)
+		return refuse(r, 401, "invalid bearer token");
 	crypto_sha256_hex(tok, strlen(tok), hash);
 	rc = store_tokens_lookup(hash, &token_id, &user_id);
 	if (rc < 0) {
 		http_db_error(r);
 		return -1;
 	}
-	if (rc == 0) {
-		http_error(r, 401, NULL, "invalid or revoked token");
-		return -1;
-	}
-	if (!(flags & AUTH_TOKEN)) {
-		http_error(r, 403, NULL, "a plugin token cannot do this; use a web session");
-		return -1;
-	}
+	if (rc == 0)
+		return refuse(r, 401, "invalid or revoked token");
+	if (!(flags & AUTH_TOKEN))
+		return refuse(r, 403, "a plugin token cannot do this; use a web session");
 	r->user_id = user_id;
 	r->token_id = token_id;
 	return 0;
@@ -147,17 +191,13 @@ by_session(struct req *r, const char *cookie)
 		http_db_error(r);
 		return -1;
 	}
-	if (rc == 0) {
-		http_error(r, 401, NULL, "the session is invalid or expired; log in again");
-		return -1;
-	}
+	if (rc == 0)
+		return refuse(r, 401, "the session is invalid or expired; log in again");
 	if (m != EVHTTP_REQ_GET && m != EVHTTP_REQ_HEAD) {
 		csrf = evhttp_find_header(evhttp_request_get_input_headers(r->ev),
 		    "X-CSRF-Token");
-		if (csrf == NULL || !crypto_streq(csrf, s.csrf)) {
-			http_error(r, 403, NULL, "missing or wrong X-CSRF-Token header");
-			return -1;
-		}
+		if (csrf == NULL || !crypto_streq(csrf, s.csrf))
+			return refuse(r, 403, "missing or wrong X-CSRF-Token header");
 	}
 	r->user_id = s.user_id;
 	r->session_id = s.id;
@@ -176,8 +216,7 @@ auth_require(struct req *r, int flags)
 	if ((flags & AUTH_SESSION) &&
 	    auth_cookie(r, AUTH_SESSION_COOKIE, cookie, sizeof(cookie)) == 0 && cookie[0])
 		return by_session(r, cookie);
-	http_error(r, 401, NULL, "authentication required");
-	return -1;
+	return refuse(r, 401, "authentication required");
 }
 
 /*
@@ -276,7 +315,7 @@ auth_route(struct req *r)
 
 	switch (rt->access) {
 	case ACCESS_PUBLIC:
-		rc = 0;
+		rc = rate_limited(r, RL_ADDRESS, 0) ? -1 : 0;
 		break;
 	case ACCESS_SESSION:
 		rc = auth_require(r, AUTH_SESSION);
@@ -295,6 +334,10 @@ auth_route(struct req *r)
 		http_error(r, 500, NULL, "internal error");
 		break;
 	}
+	if (rc == 0 && r->token_id && rate_limited(r, RL_TOKEN, r->token_id))
+		rc = -1;
+	else if (rc == 0 && r->session_id && rate_limited(r, RL_SESSION, r->session_id))
+		rc = -1;
 	if (rc == 0 && rt->role != ROLE_NONE)
 		rc = auth_group_role(r, rt->role);
 	return rc;
