@@ -14,6 +14,7 @@ const struct route *const route_tables[] = {
 	routes_internal,
 	routes_flags,
 	routes_auth,
+	routes_mock,
 	routes_me,
 	routes_sync,
 	routes_activity,

@@ -25,6 +25,7 @@ extern const struct route routes_ops[];		/* routes_ops.c */
 extern const struct route routes_internal[];	/* routes_internal.c */
 extern const struct route routes_flags[];	/* routes_flags.c */
 extern const struct route routes_auth[];	/* routes_auth.c */
+extern const struct route routes_mock[];	/* mock_provider.c */
 extern const struct route routes_me[];		/* routes_me.c */
 extern const struct route routes_sync[];	/* routes_sync.c */
 extern const struct route routes_activity[];	/* routes_activity.c */

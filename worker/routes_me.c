@@ -28,20 +28,21 @@
 #include "worker/routes.h"
 #include "worker/worker.h"
 
-
-/* The User (docs/API.md "Resources") from store_users_get's row; csrf_token when present. */
+/* The User (docs/API.md "Resources") from store_users_get's row;
+ * csrf_token when present. */
 static json_t *
 user_json(const struct db_result *row)
 {
 	json_t *u = json_pack("{s:I,s:s,s:s,s:o,s:s}",
-	    "id", (json_int_t)db_int(row, 0, 0),
-	    "login", db_text(row, 0, 1),
-	    "display_name", db_text(row, 0, 2),
-	    "created_at", http_json_time(row, 0, 3),
-	    "plan", db_text(row, 0, 4));
+	    "id", (json_int_t)db_int(row, 0, USER_ID),
+	    "login", db_text(row, 0, USER_LOGIN),
+	    "display_name", db_text(row, 0, USER_DISPLAY_NAME),
+	    "created_at", http_json_time(row, 0, USER_CREATED_AT),
+	    "plan", db_text(row, 0, USER_PLAN));
 
-	if (!db_isnull(row, 0, 5))
-		json_object_set_new(u, "csrf_token", json_string(db_text(row, 0, 5)));
+	if (!db_isnull(row, 0, USER_CSRF_TOKEN))
+		json_object_set_new(u, "csrf_token",
+		    json_string(db_text(row, 0, USER_CSRF_TOKEN)));
 	return u;
 }
 
@@ -50,10 +51,10 @@ static json_t *
 token_json(const struct db_result *rows, int i)
 {
 	return json_pack("{s:I,s:s,s:o,s:o}",
-	    "id", (json_int_t)db_int(rows, i, 0),
-	    "label", db_text(rows, i, 1),
-	    "created_at", http_json_time(rows, i, 2),
-	    "last_used_at", http_json_time(rows, i, 3));
+	    "id", (json_int_t)db_int(rows, i, TOKEN_ID),
+	    "label", db_text(rows, i, TOKEN_LABEL),
+	    "created_at", http_json_time(rows, i, TOKEN_CREATED_AT),
+	    "last_used_at", http_json_time(rows, i, TOKEN_LAST_USED_AT));
 }
 
 /* A session from row i of store_sessions_list; current marks the
@@ -61,14 +62,14 @@ token_json(const struct db_result *rows, int i)
 static json_t *
 session_json(const struct db_result *rows, int i, int64_t current)
 {
-	const char *ua = db_text(rows, i, 3);
+	const char *ua = db_text(rows, i, SESSION_USER_AGENT);
 
 	return json_pack("{s:I,s:o,s:o,s:o,s:b}",
-	    "id", (json_int_t)db_int(rows, i, 0),
-	    "created_at", http_json_time(rows, i, 1),
-	    "last_seen_at", http_json_time(rows, i, 2),
+	    "id", (json_int_t)db_int(rows, i, SESSION_ID),
+	    "created_at", http_json_time(rows, i, SESSION_CREATED_AT),
+	    "last_seen_at", http_json_time(rows, i, SESSION_LAST_SEEN_AT),
 	    "user_agent", ua ? json_string(ua) : json_null(),
-	    "current", db_int(rows, i, 0) == current);
+	    "current", db_int(rows, i, SESSION_ID) == current);
 }
 
 /* Answer 200 with the caller's User. */

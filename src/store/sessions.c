@@ -6,6 +6,11 @@
  * or code cannot both get it: one deletes the row, the other finds none.
  * Expired rows are purged by the statement that creates new ones (each
  * purge is an indexed range delete), so no background job is needed.
+ *
+ * The login's user and session are written in one transaction
+ * (store_sessions_login), so a failure leaves neither: no user without the
+ * session that was being opened for them.  The caller talks to the
+ * provider before it, so no transaction is ever held across network I/O.
  */
 #include <stdio.h>
 #include <string.h>
@@ -41,6 +46,35 @@ store_sessions_create(int64_t user_id, const char *token_hash, const char *csrf,
 	}
 	*id = db_int(rows, 0, 0);
 	db_result_free(rows);
+	return 0;
+}
+
+struct login_ctx {
+	const struct session_login *in;
+	int64_t user_id, session_id;
+};
+
+static int
+login_tx(void *arg)
+{
+	struct login_ctx *c = arg;
+	const struct session_login *in = c->in;
+
+	if (store_users_upsert(in->provider, in->login, in->display_name, &c->user_id) < 0)
+		return -1;
+	return store_sessions_create(c->user_id, in->token_hash, in->csrf, in->user_agent,
+	    in->ttl_ms, &c->session_id);
+}
+
+int
+store_sessions_login(const struct session_login *in, int64_t *user_id, int64_t *session_id)
+{
+	struct login_ctx c = { in, 0, 0 };
+
+	if (db_tx(login_tx, &c) < 0)
+		return -1;
+	*user_id = c.user_id;
+	*session_id = c.session_id;
 	return 0;
 }
 
@@ -83,6 +117,7 @@ store_sessions_list(int64_t user_id, struct db_result **rows)
 	char now[STORE_TIME_LEN];
 	struct db_value p[] = { DB_INT(user_id), DB_TEXT(store_time(now, 0)) };
 
+	/* The columns in enum session_col's order. */
 	if (st == NULL)
 		st = db_prepare(
 		    "SELECT id, created_at, last_seen_at, user_agent FROM sessions "
@@ -147,6 +182,7 @@ store_sessions_state_take(const char *state, struct db_result **row)
 	char old[STORE_TIME_LEN];
 	struct db_value p[] = { DB_TEXT(state), DB_TEXT(store_time(old, -STORE_OAUTH_TTL_MS)) };
 
+	/* RETURNING in enum oauth_state_col's order. */
 	if (st == NULL)
 		st = db_prepare(
 		    "DELETE FROM oauth_states WHERE state = $1 AND created_at >= $2 "
@@ -183,6 +219,7 @@ store_sessions_mock_code_take(const char *code, struct db_result **row)
 	char old[STORE_TIME_LEN];
 	struct db_value p[] = { DB_TEXT(code), DB_TEXT(store_time(old, -STORE_OAUTH_TTL_MS)) };
 
+	/* RETURNING in enum mock_code_col's order. */
 	if (st == NULL)
 		st = db_prepare(
 		    "DELETE FROM mock_oauth_codes WHERE code = $1 AND created_at >= $2 "
@@ -218,6 +255,7 @@ store_sessions_mock_token_get(const char *token_hash, struct db_result **row)
 	struct db_value p[] = { DB_TEXT(token_hash),
 	    DB_TEXT(store_time(old, -STORE_MOCK_TOKEN_TTL_MS)) };
 
+	/* The columns in enum mock_token_col's order. */
 	if (st == NULL)
 		st = db_prepare(
 		    "SELECT login, display_name FROM mock_oauth_tokens "

@@ -11,6 +11,7 @@
 #include "src/store/tokens.h"
 #include "src/store/users.h"
 
+/* The Token row, in enum token_col's order. */
 #define TOKEN_COLS "id, label, created_at, last_used_at"
 
 int

@@ -6,9 +6,6 @@
  * revoked_at and the lookup ignores revoked rows, so a revoked token stops
  * working with the next request.  last_used_at moves at most once every
  * STORE_TOUCH_MS (store_sessions.h), not on every request.
- *
- * Rows returned for the Token object (docs/API.md "Resources") have the columns
- *	id, label, created_at, last_used_at
  */
 #ifndef COFFER_STORE_TOKENS_H
 #define COFFER_STORE_TOKENS_H
@@ -19,11 +16,24 @@
 
 #define STORE_TOKEN_PREFIX "cfr_"
 
-/* Insert a token; *row gets the Token columns.  0 or -1. */
+/*
+ * Rows for the Token object, docs/API.md "Resources" (store_tokens_create,
+ * _list), in SELECT order:
+ *	id, label, created_at, last_used_at
+ */
+enum token_col {
+	TOKEN_ID,
+	TOKEN_LABEL,
+	TOKEN_CREATED_AT,
+	TOKEN_LAST_USED_AT,
+};
+
+/* Insert a token; *row gets its Token row (enum token_col).  0 or -1. */
 int store_tokens_create(int64_t user_id, const char *label, const char *token_hash,
 			struct db_result **row);
 
-/* A user's tokens that are not revoked, oldest first.  0 or -1. */
+/* A user's tokens that are not revoked, oldest first (enum token_col).
+ * 0 or -1. */
 int store_tokens_list(int64_t user_id, struct db_result **rows);
 
 /* Revoke token id if it is user_id's and live.  1 / 0 / -1. */

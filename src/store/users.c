@@ -47,6 +47,7 @@ store_users_get(int64_t id, int64_t session_id, struct db_result **row)
 	static struct db_stmt *st;
 	struct db_value p[] = { DB_INT(id), DB_INT(session_id) };
 
+	/* The columns in enum user_col's order. */
 	if (st == NULL)
 		st = db_prepare(
 		    "SELECT u.id, u.login, u.display_name, u.created_at, u.plan, s.csrf_token "

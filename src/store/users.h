@@ -3,10 +3,8 @@
  *
  * A user is known by (provider, login): login is the provider's stable
  * subject ("alice" for the mock provider's alice), never something the
- * user can change.  The User object (docs/API.md "Resources") is built from the row read by
- * store_users_get(), whose columns are, in order:
- *	id, login, display_name, created_at, plan, csrf_token
- * (csrf_token is NULL unless a session id was given).
+ * user can change.  The User object (docs/API.md "Resources") is built from
+ * the row read by store_users_get(); read it through enum user_col.
  */
 #ifndef COFFER_STORE_USERS_H
 #define COFFER_STORE_USERS_H
@@ -16,6 +14,20 @@
 #include "src/db/db.h"
 
 /*
+ * The User row (store_users_get), in SELECT order:
+ *	id, login, display_name, created_at, plan, csrf_token
+ * csrf_token is NULL unless a session id was given.
+ */
+enum user_col {
+	USER_ID,
+	USER_LOGIN,
+	USER_DISPLAY_NAME,
+	USER_CREATED_AT,
+	USER_PLAN,
+	USER_CSRF_TOKEN,
+};
+
+/*
  * Create the user (provider, login) with display_name, or find it when it
  * exists (keeping the display name it has).  *id gets its id.
  * 0 or -1 (db_last_error()).
@@ -23,7 +35,7 @@
 int store_users_upsert(const char *provider, const char *login, const char *display_name,
 		       int64_t *id);
 
-/* The user row (see above); session_id 0 for no csrf_token.  1 / 0 / -1. */
+/* The User row (enum user_col); session_id 0 for no csrf_token.  1 / 0 / -1. */
 int store_users_get(int64_t id, int64_t session_id, struct db_result **row);
 
 /* Set the display name.  1 / 0 (no such user) / -1. */
