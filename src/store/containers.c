@@ -139,6 +139,15 @@ lock_container(int64_t character_id, const char *container, const char *now, int
 	return 0;
 }
 
+int
+store_containers_lock(int64_t character_id, const char *container)
+{
+	char now[STORE_TIME_LEN];
+	int64_t seq;
+
+	return lock_container(character_id, container, store_time(now, 0), &seq);
+}
+
 /* The stored items, by id, into *items (free it).  0 or -1. */
 static int
 load_items(int64_t character_id, const char *container, struct sync_item **items, int *n)

@@ -25,8 +25,11 @@
  *     records an "items" activity (gained and lost, priced from the current
  *     catalog snapshot) in each group the character is shared in.
  * Lock order is container rows (callers go in store_containers_names
- * order), then the character row, the same for every writer, so
- * concurrent batches cannot deadlock; sync.h states it for all callers.
+ * order), then the character row, the same for every writer; sync.h
+ * states it for all callers.  Since an update touches the character row
+ * (step 3), a caller updating several containers locks them all first
+ * (store_containers_lock), so it never waits for a container while
+ * holding the character row.
  */
 #ifndef COFFER_STORE_CONTAINERS_H
 #define COFFER_STORE_CONTAINERS_H
@@ -65,6 +68,13 @@ struct container_result {
  * zero sums are kept).
  */
 int store_containers_sum(struct sync_item *items, int n, int allow_negative);
+
+/*
+ * Lock the container row (step 1 above), creating it with seq -1 when it
+ * is new; updating it later in the same transaction takes the lock again
+ * for free.  Inside a transaction.  0 or -1.
+ */
+int store_containers_lock(int64_t character_id, const char *container);
 
 /*
  * Replace the container's state with items (summed, see above) if seq is

@@ -125,7 +125,12 @@ batch_tx(void *arg)
 	struct batch_ctx *c = arg;
 	const struct store_sync_batch *b = c->b;
 
-	/* The lock order of sync.h: containers by index, then skills. */
+	/* The lock order of sync.h: every container by index, then the
+	 * character row, which the updates and skills take. */
+	for (int i = 0; store_containers_names[i]; i++)
+		if (b->containers[i].present &&
+		    store_containers_lock(b->character_id, store_containers_names[i]) < 0)
+			return -1;
 	for (int i = 0; store_containers_names[i]; i++) {
 		const struct store_sync_state *s = &b->containers[i];
 

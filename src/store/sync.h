@@ -12,11 +12,15 @@
  * Lock order.  Every writer of a character's sync state takes its locks
  * in one order, so two concurrent requests for one character queue
  * instead of deadlocking:
- *  1. container rows, in store_containers_names order (a batch writes its
- *     containers in that order, whatever order the body listed them in);
+ *  1. container rows, in store_containers_names order, whatever order the
+ *     body listed them in;
  *  2. the character row (each container update touches last_sync_at;
  *     a skills update locks it for skills_seq), so skills come last.
- * A single container or skills update takes a prefix of that order.
+ * A batch locks all of its containers before it updates any: updating
+ * one takes the character row, and a batch that then waited for its next
+ * container would hold that row against a single update of the same
+ * container, which waits for the character row in turn (a deadlock that
+ * PostgreSQL breaks by failing one of the two).
  */
 #ifndef COFFER_STORE_SYNC_H
 #define COFFER_STORE_SYNC_H
