@@ -8,10 +8,13 @@
  *
  * Each handler validates the whole body before touching the database, so a
  * rejected request writes nothing; then it resolves the character (404 when
- * it is not the caller's, exactly like one that does not exist) and runs
- * one store call or one transaction.  Container and skills updates are
- * ordered by seq (see store_containers.h): a seq not greater than the
- * stored one answers 200 {"applied": false, "seq": <stored>}.
+ * it is not the caller's, exactly like one that does not exist) and makes
+ * one store call.  A write is one transaction, opened by the store
+ * (src/store/sync.h, which also keeps the lock order).  Messages name the
+ * full path of a nested field ("containers.bank.items[3].qty"), through the
+ * validate_*_at helpers.  Container and skills updates are ordered by seq
+ * (see src/store/containers.h): a seq not greater than the stored one
+ * answers 200 {"applied": false, "seq": <stored>}.
  *
  * Decisions documented in docs/API.md "Plugin sync":
  *  * an unknown container name in a path is 404 (no such resource); in a
@@ -21,6 +24,7 @@
  *  * a skills update may list only some skills; the others are kept.
  */
 #include <inttypes.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +35,7 @@
 #include "src/store/characters.h"
 #include "src/store/containers.h"
 #include "src/store/skills.h"
+#include "src/store/sync.h"
 #include "src/util.h"
 #include "worker/validate.h"
 #include "worker/auth.h"
@@ -47,15 +52,15 @@
 
 /* ---- JSON shapes ---- */
 
-/* The Character (docs/API.md "Resources") from row i (STORE_CHARACTER columns). */
+/* The Character (docs/API.md "Resources") from row i (enum character_col). */
 static json_t *
 character_json(const struct db_result *rows, int i)
 {
 	return json_pack("{s:I,s:s,s:o,s:o}",
-	    "id", (json_int_t)db_int(rows, i, 0),
-	    "name", db_text(rows, i, 1),
-	    "created_at", http_json_time(rows, i, 2),
-	    "last_sync_at", http_json_time(rows, i, 3));
+	    "id", (json_int_t)db_int(rows, i, CHARACTER_ID),
+	    "name", db_text(rows, i, CHARACTER_NAME),
+	    "created_at", http_json_time(rows, i, CHARACTER_CREATED_AT),
+	    "last_sync_at", http_json_time(rows, i, CHARACTER_LAST_SYNC_AT));
 }
 
 /* The answer to a container update. */
@@ -81,50 +86,10 @@ skills_result_json(const struct skills_result *s)
 
 /* ---- validation of nested parts (messages name the full path) ---- */
 
-static int
-check_keys(struct req *r, json_t *obj, const char *where, const char *const *allowed)
-{
-	const char *k;
-	json_t *v;
-
-	json_object_foreach(obj, k, v) {
-		int ok = 0;
-
-		for (const char *const *a = allowed; *a; a++)
-			ok |= strcmp(*a, k) == 0;
-		if (!ok) {
-			http_error(r, 422, NULL, "unknown field \"%s%s%.64s\"", where,
-			    *where ? "." : "", k);
-			return -1;
-		}
-	}
-	return 0;
-}
-
-/* An integer member key of obj in min..max (required). */
-static int
-check_int(struct req *r, json_t *obj, const char *where, const char *key,
-	  json_int_t min, json_int_t max, int64_t *out)
-{
-	json_t *v = json_object_get(obj, key);
-
-	if (v == NULL || json_is_null(v)) {
-		http_error(r, 422, NULL, "%s%s%s is required", where, *where ? "." : "", key);
-		return -1;
-	}
-	if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max) {
-		http_error(r, 422, NULL, "%s%s%s must be an integer from %lld to %lld", where,
-		    *where ? "." : "", key, (long long)min, (long long)max);
-		return -1;
-	}
-	*out = json_integer_value(v);
-	return 0;
-}
-
 /*
  * {"seq", "items": [{"id","qty"}]} (or "changes": [{"id","qty_delta"}] when
- * delta) at obj, named where ("" at the top level).  *items gets the summed
- * entries (free it).  0, or -1 answered.
+ * delta) in the object obj, whose path is where ("" at the top level).
+ * *items gets the summed entries (free it).  0, or -1 answered.
  */
 static int
 parse_state(struct req *r, json_t *obj, const char *where, int delta, int64_t *seq,
@@ -137,96 +102,91 @@ parse_state(struct req *r, json_t *obj, const char *where, int delta, int64_t *s
 	const char *list = delta ? "changes" : "items";
 	const char *qkey = delta ? "qty_delta" : "qty";
 	size_t max = (size_t)worker_config()->max_container_items, i;
-	char at[96];
+	json_int_t s, id, qty;
+	char *lpath, *at = NULL;
 	json_t *arr, *e;
+	int rc = -1;
 
 	*items = NULL;
-	if (!json_is_object(obj)) {
-		http_error(r, 422, NULL, "%s must be an object", *where ? where : "body");
+	if (validate_keys_at(r, where, obj, delta ? patch_keys : put_keys) < 0 ||
+	    validate_int_at(r, where, obj, "seq", 1, 0, SEQ_MAX, &s) < 0 ||
+	    validate_array_at(r, where, obj, list, VALIDATE_TYPED, max, &arr) < 0)
 		return -1;
-	}
-	if (check_keys(r, obj, where, delta ? patch_keys : put_keys) < 0 ||
-	    check_int(r, obj, where, "seq", 0, SEQ_MAX, seq) < 0)
-		return -1;
-	arr = json_object_get(obj, list);
-	if (arr == NULL || json_is_null(arr) || !json_is_array(arr)) {
-		http_error(r, 422, NULL, "%s%s%s must be an array", where, *where ? "." : "", list);
-		return -1;
-	}
-	if (json_array_size(arr) > max) {
-		http_error(r, 422, NULL, "%s%s%s has more than %zu entries", where,
-		    *where ? "." : "", list, max);
-		return -1;
-	}
+	*seq = s;
+	lpath = validate_path(where, list);
 	*items = xcalloc(json_array_size(arr) + 1, sizeof(**items));
 	json_array_foreach(arr, i, e) {
-		snprintf(at, sizeof(at), "%s%s%s[%zu]", where, *where ? "." : "", list, i);
+		free(at);
+		at = validate_path_index(lpath, i);
 		if (!json_is_object(e)) {
 			http_error(r, 422, NULL, "%s must be an object", at);
-			goto fail;
+			goto out;
 		}
-		if (check_keys(r, e, at, delta ? change_keys : item_keys) < 0 ||
-		    check_int(r, e, at, "id", 0, STORE_ITEM_ID_MAX, &(*items)[i].id) < 0 ||
-		    check_int(r, e, at, qkey, delta ? -STORE_QTY_MAX : 1, STORE_QTY_MAX,
-		    &(*items)[i].qty) < 0)
-			goto fail;
+		if (validate_keys_at(r, at, e, delta ? change_keys : item_keys) < 0 ||
+		    validate_int_at(r, at, e, "id", 1, 0, STORE_ITEM_ID_MAX, &id) < 0 ||
+		    validate_int_at(r, at, e, qkey, 1, delta ? -STORE_QTY_MAX : 1,
+		    STORE_QTY_MAX, &qty) < 0)
+			goto out;
+		(*items)[i] = (struct sync_item){ id, qty };
 	}
 	*n = store_containers_sum(*items, (int)json_array_size(arr), delta);
 	if (*n < 0) {
-		http_error(r, 422, NULL, "%s%s%s: the summed qty of one id exceeds %d", where,
-		    *where ? "." : "", list, STORE_QTY_MAX);
-		goto fail;
+		http_error(r, 422, NULL, "%s: the summed qty of one id exceeds %d", lpath,
+		    STORE_QTY_MAX);
+		goto out;
 	}
-	return 0;
-fail:
-	free(*items);
-	*items = NULL;
-	return -1;
+	rc = 0;
+out:
+	if (rc < 0) {
+		free(*items);
+		*items = NULL;
+	}
+	free(at);
+	free(lpath);
+	return rc;
 }
 
-/* {"seq", "skills": {"attack": xp, ...}} at obj.  *v points into obj. */
+/*
+ * {"seq", "skills": {"attack": xp, ...}} in the object obj, whose path is
+ * where.  *v (free it) points into obj.  0, or -1 answered.
+ */
 static int
 parse_skills(struct req *r, json_t *obj, const char *where, int64_t *seq,
 	     struct skill_xp **v, int *n)
 {
 	static const char *const keys[] = { "seq", "skills", NULL };
 	const char *k;
+	json_int_t s, xp;
 	json_t *map, *x;
-	char at[96];
+	char *at;
 
 	*v = NULL;
-	if (!json_is_object(obj)) {
-		http_error(r, 422, NULL, "%s must be an object", *where ? where : "body");
+	if (validate_keys_at(r, where, obj, keys) < 0 ||
+	    validate_int_at(r, where, obj, "seq", 1, 0, SEQ_MAX, &s) < 0 ||
+	    validate_object_at(r, where, obj, "skills", VALIDATE_TYPED, STORE_SKILLS_MAX,
+	    &map) < 0)
 		return -1;
-	}
-	if (check_keys(r, obj, where, keys) < 0 ||
-	    check_int(r, obj, where, "seq", 0, SEQ_MAX, seq) < 0)
-		return -1;
-	map = json_object_get(obj, "skills");
-	if (!json_is_object(map)) {
-		http_error(r, 422, NULL, "%s%sskills must be an object", where, *where ? "." : "");
-		return -1;
-	}
-	if (json_object_size(map) > STORE_SKILLS_MAX) {
-		http_error(r, 422, NULL, "%s%sskills has more than %d entries", where,
-		    *where ? "." : "", STORE_SKILLS_MAX);
-		return -1;
-	}
+	*seq = s;
 	*v = xcalloc(json_object_size(map) + 1, sizeof(**v));
 	*n = 0;
-	snprintf(at, sizeof(at), "%s%sskills", where, *where ? "." : "");
+	at = validate_path(where, "skills");
 	json_object_foreach(map, k, x) {
+		/* Checked first: a valid name (at most STORE_SKILL_NAME_MAX
+		 * bytes) is named whole below; an invalid one is cut on purpose. */
 		if (!store_skills_valid_name(k)) {
 			http_error(r, 422, NULL, "%s: \"%.40s\" is not a skill name "
 			    "(1 to %d lower-case letters)", at, k, STORE_SKILL_NAME_MAX);
 			goto fail;
 		}
-		if (check_int(r, map, at, k, 0, STORE_SKILL_XP_MAX, &(*v)[*n].xp) < 0)
+		if (validate_int_at(r, at, map, k, 1, 0, STORE_SKILL_XP_MAX, &xp) < 0)
 			goto fail;
-		(*v)[(*n)++].skill = k;
+		(*v)[*n].skill = k;
+		(*v)[(*n)++].xp = xp;
 	}
+	free(at);
 	return 0;
 fail:
+	free(at);
 	free(*v);
 	*v = NULL;
 	return -1;
@@ -326,57 +286,39 @@ characters_delete(struct req *r)
 
 /* ---- containers ---- */
 
-struct container_tx {
-	int64_t character_id;
-	const char *container;
-	int64_t seq;
-	struct sync_item *items;
-	int n, delta, patch_rc;
-	struct container_result res;
-};
-
-static int
-container_tx(void *arg)
-{
-	struct container_tx *t = arg;
-
-	if (!t->delta)
-		return store_containers_put(t->character_id, t->container, t->seq, t->items,
-		    t->n, &t->res);
-	t->patch_rc = store_containers_patch(t->character_id, t->container, t->seq, t->items,
-	    t->n, worker_config()->max_container_items, &t->res);
-	return t->patch_rc == STORE_PATCH_OK ? 0 : -1;
-}
-
 /* PUT (full state) and PATCH (delta) of a container. */
 static void
 container_write(struct req *r, int delta)
 {
-	struct container_tx t = { .delta = delta, .patch_rc = STORE_PATCH_OK };
+	int max = worker_config()->max_container_items;
+	struct sync_item *items = NULL;
+	struct container_result res;
+	int64_t character_id, seq;
 	json_t *body;
-	int ci;
+	int ci, n, rc;
 
 	body = validate_body(r);
 	if (body == NULL)
 		return;
 	if ((ci = path_container(r, r->param[1])) < 0 ||
-	    parse_state(r, body, "", delta, &t.seq, &t.items, &t.n) < 0 ||
-	    my_character(r, r->param[0], &t.character_id) < 0)
+	    parse_state(r, body, "", delta, &seq, &items, &n) < 0 ||
+	    my_character(r, r->param[0], &character_id) < 0)
 		goto out;
-	t.container = store_containers_names[ci];
-	if (db_tx(container_tx, &t) == 0)
-		http_reply_json(r, 200, container_result_json(&t.res));
-	else if (t.patch_rc == STORE_PATCH_UNKNOWN)
+	rc = store_sync_container(character_id, store_containers_names[ci], seq, items, n,
+	    delta, max, &res);
+	if (rc == STORE_SYNC_OK)
+		http_reply_json(r, 200, container_result_json(&res));
+	else if (rc == STORE_SYNC_NEVER_SYNCED)
 		http_error(r, 404, NULL, "the container was never synced; send a full PUT");
-	else if (t.patch_rc == STORE_PATCH_OVERFLOW)
+	else if (rc == STORE_SYNC_OVERFLOW)
 		http_error(r, 422, NULL, "changes: a quantity would exceed %d", STORE_QTY_MAX);
-	else if (t.patch_rc == STORE_PATCH_TOO_MANY)
+	else if (rc == STORE_SYNC_TOO_MANY)
 		http_error(r, 422, NULL, "changes: the container would hold more than %d items",
-		    worker_config()->max_container_items);
+		    max);
 	else
 		http_db_error(r);
 out:
-	free(t.items);
+	free(items);
 	json_decref(body);
 }
 
@@ -414,75 +356,45 @@ container_get(struct req *r)
 	}
 	items = json_array();
 	for (int i = 0; i < db_nrows(rows); i++)
-		if (!db_isnull(rows, i, 2))
+		if (!db_isnull(rows, i, CONTAINER_ITEM_ID))
 			json_array_append_new(items, json_pack("{s:I,s:I}",
-			    "id", (json_int_t)db_int(rows, i, 2),
-			    "qty", (json_int_t)db_int(rows, i, 3)));
+			    "id", (json_int_t)db_int(rows, i, CONTAINER_ITEM_ID),
+			    "qty", (json_int_t)db_int(rows, i, CONTAINER_QTY)));
 	out = json_pack("{s:s,s:I,s:o,s:o}", "container", store_containers_names[ci],
-	    "seq", (json_int_t)db_int(rows, 0, 0), "items", items,
-	    "updated_at", http_json_time(rows, 0, 1));
+	    "seq", (json_int_t)db_int(rows, 0, CONTAINER_SEQ), "items", items,
+	    "updated_at", http_json_time(rows, 0, CONTAINER_UPDATED_AT));
 	db_result_free(rows);
 	http_reply_json(r, 200, out);
 }
 
 /* ---- skills ---- */
 
-struct skills_tx {
-	int64_t character_id, seq;
-	struct skill_xp *v;
-	int n;
-	struct skills_result res;
-};
-
 static void
 skills_put(struct req *r)
 {
-	struct skills_tx t = { 0 };
+	struct skill_xp *v = NULL;
+	struct skills_result res;
+	int64_t character_id, seq;
 	json_t *body;
+	int n;
 
 	body = validate_body(r);
 	if (body == NULL)
 		return;
-	if (parse_skills(r, body, "", &t.seq, &t.v, &t.n) < 0 ||
-	    my_character(r, r->param[0], &t.character_id) < 0)
+	if (parse_skills(r, body, "", &seq, &v, &n) < 0 ||
+	    my_character(r, r->param[0], &character_id) < 0)
 		goto out;
-	if (store_skills_put(t.character_id, t.seq, t.v, t.n, &t.res) < 0)
+	/* One statement sequence in its own transaction (src/store/skills.h). */
+	if (store_skills_put(character_id, seq, v, n, &res) < 0)
 		http_db_error(r);
 	else
-		http_reply_json(r, 200, skills_result_json(&t.res));
+		http_reply_json(r, 200, skills_result_json(&res));
 out:
-	free(t.v);
+	free(v);
 	json_decref(body);
 }
 
 /* ---- plugin events ---- */
-
-struct events_tx {
-	int64_t character_id;
-	json_t *events;
-	int rows;
-};
-
-static int
-events_tx(void *arg)
-{
-	struct events_tx *t = arg;
-	size_t i;
-	json_t *e;
-
-	json_array_foreach(t->events, i, e) {
-		json_t *data = json_object_get(e, "data");
-		json_t *empty = data && !json_is_null(data) ? NULL : json_object();
-		int rc = store_activity_record(t->character_id,
-		    json_string_value(json_object_get(e, "kind")), empty ? empty : data);
-
-		json_decref(empty);
-		if (rc < 0)
-			return -1;
-		t->rows += rc;
-	}
-	return 0;
-}
 
 /* 1 if kind is 1-32 of [a-z0-9_] starting with a letter, else 0. */
 static int
@@ -503,44 +415,44 @@ activity_post(struct req *r)
 {
 	static const char *const allowed[] = { "events", NULL };
 	static const char *const event_keys[] = { "kind", "data", NULL };
-	struct events_tx t = { 0 };
-	json_t *body, *e;
-	char at[32];
+	const char **kinds = NULL;
+	json_t *body, *events, *e, **datas = NULL;
+	int64_t character_id;
+	char *at = NULL;
+	int recorded;
 	size_t i;
 
 	body = validate_body(r);
 	if (body == NULL)
 		return;
 	if (validate_keys(r, body, allowed) < 0 ||
-	    validate_array(r, body, "events", 1, EVENTS_MAX, &t.events) < 0)
+	    validate_array(r, body, "events", 1, EVENTS_MAX, &events) < 0)
 		goto out;
-	json_array_foreach(t.events, i, e) {
-		const char *kind;
-		json_t *data;
+	kinds = xcalloc(json_array_size(events) + 1, sizeof(*kinds));
+	datas = xcalloc(json_array_size(events) + 1, sizeof(*datas));
+	json_array_foreach(events, i, e) {
 		char *text;
 		size_t len;
 
-		snprintf(at, sizeof(at), "events[%zu]", i);
+		free(at);
+		at = validate_path_index("events", i);
 		if (!json_is_object(e)) {
 			http_error(r, 422, NULL, "%s must be an object", at);
 			goto out;
 		}
-		if (check_keys(r, e, at, event_keys) < 0)
+		if (validate_keys_at(r, at, e, event_keys) < 0)
 			goto out;
-		kind = json_string_value(json_object_get(e, "kind"));
-		if (!valid_kind(kind) || strcmp(kind, ACTIVITY_ITEMS) == 0 ||
-		    strcmp(kind, ACTIVITY_LEVEL_UP) == 0) {
+		kinds[i] = json_string_value(json_object_get(e, "kind"));
+		if (!valid_kind(kinds[i]) || strcmp(kinds[i], ACTIVITY_ITEMS) == 0 ||
+		    strcmp(kinds[i], ACTIVITY_LEVEL_UP) == 0) {
 			http_error(r, 422, NULL, "%s.kind must be 1 to %d of a-z, 0-9 and '_' "
 			    "(not \"%s\" or \"%s\", which the server writes)", at,
 			    EVENT_KIND_MAX, ACTIVITY_ITEMS, ACTIVITY_LEVEL_UP);
 			goto out;
 		}
-		data = json_object_get(e, "data");
-		if (data != NULL && !json_is_null(data) && !json_is_object(data)) {
-			http_error(r, 422, NULL, "%s.data must be an object", at);
+		if (validate_object_at(r, at, e, "data", 0, SIZE_MAX, &datas[i]) < 0)
 			goto out;
-		}
-		text = json_is_object(data) ? json_dumps(data, JSON_COMPACT) : NULL;
+		text = datas[i] ? json_dumps(datas[i], JSON_COMPACT) : NULL;
 		len = text ? strlen(text) : 0;
 		free(text);
 		if (len > EVENT_DATA_MAX) {
@@ -549,108 +461,88 @@ activity_post(struct req *r)
 			goto out;
 		}
 	}
-	if (my_character(r, r->param[0], &t.character_id) < 0)
+	if (my_character(r, r->param[0], &character_id) < 0)
 		goto out;
-	if (db_tx(events_tx, &t) < 0)
+	if (store_sync_events(character_id, kinds, datas, (int)json_array_size(events),
+	    &recorded) < 0)
 		http_db_error(r);
 	else
 		http_reply_json(r, 200, json_pack("{s:i,s:i}", "events",
-		    (int)json_array_size(t.events), "recorded", t.rows));
+		    (int)json_array_size(events), "recorded", recorded));
 out:
+	free(at);
+	free(kinds);
+	free(datas);
 	json_decref(body);
 }
 
 /* ---- batch ---- */
 
-/* A batch, indexed like store_containers_names. */
-struct batch_tx {
-	int64_t character_id;
-	int64_t seq[STORE_CONTAINERS_N];
-	struct sync_item *items[STORE_CONTAINERS_N];
-	int n[STORE_CONTAINERS_N];
-	int present[STORE_CONTAINERS_N];
-	struct container_result res[STORE_CONTAINERS_N];
-	int has_skills;
-	int64_t skills_seq;
-	struct skill_xp *skills;
-	int nskills;
-	struct skills_result skills_res;
-};
-
-static int
-batch_tx(void *arg)
-{
-	struct batch_tx *t = arg;
-
-	/* store_containers_names order: the lock order of every writer. */
-	for (int i = 0; store_containers_names[i]; i++)
-		if (t->present[i] && store_containers_put(t->character_id,
-		    store_containers_names[i], t->seq[i], t->items[i], t->n[i], &t->res[i]) < 0)
-			return -1;
-	if (t->has_skills && store_skills_put(t->character_id, t->skills_seq, t->skills,
-	    t->nskills, &t->skills_res) < 0)
-		return -1;
-	return 0;
-}
-
 static void
 batch(struct req *r)
 {
 	static const char *const allowed[] = { "character", "containers", "skills", NULL };
-	struct batch_tx t;
-	json_t *body, *containers, *v, *out, *results;
+	struct container_result res[STORE_CONTAINERS_N];
+	struct skills_result skills_res;
+	struct store_sync_batch b;
+	json_t *body, *containers, *skills, *v, *out, *results;
 	const char *name, *k;
-	char at[64];
 
-	memset(&t, 0, sizeof(t));
+	memset(&b, 0, sizeof(b));
 	body = validate_body(r);
 	if (body == NULL)
 		return;
 	if (validate_keys(r, body, allowed) < 0 ||
-	    validate_string(r, body, "character", 1, 1, STORE_CHARACTER_NAME_MAX, &name) < 0)
+	    validate_string(r, body, "character", 1, 1, STORE_CHARACTER_NAME_MAX, &name) < 0 ||
+	    validate_object_at(r, "", body, "containers", 0, SIZE_MAX, &containers) < 0)
 		goto out;
-	containers = json_object_get(body, "containers");
-	if (containers != NULL && !json_is_null(containers) && !json_is_object(containers)) {
-		http_error(r, 422, NULL, "containers must be an object");
-		goto out;
-	}
 	json_object_foreach(containers, k, v) {
-		int ci = store_containers_index(k);
+		int ci = store_containers_index(k), rc;
+		struct store_sync_state *st;
+		json_t *state;
+		char *at;
 
 		if (ci < 0) {
 			http_error(r, 422, NULL, "containers.%.32s is not a container", k);
 			goto out;
 		}
-		snprintf(at, sizeof(at), "containers.%s", k);
-		if (parse_state(r, v, at, 0, &t.seq[ci], &t.items[ci], &t.n[ci]) < 0)
+		if (validate_object_at(r, "containers", containers, k, VALIDATE_TYPED, SIZE_MAX,
+		    &state) < 0)
 			goto out;
-		t.present[ci] = 1;
-	}
-	v = json_object_get(body, "skills");
-	if (v != NULL && !json_is_null(v)) {
-		if (parse_skills(r, v, "skills", &t.skills_seq, &t.skills, &t.nskills) < 0)
+		st = &b.containers[ci];
+		at = validate_path("containers", k);
+		rc = parse_state(r, state, at, 0, &st->seq, &st->items, &st->n);
+		free(at);
+		if (rc < 0)
 			goto out;
-		t.has_skills = 1;
+		st->present = 1;
 	}
-	if (my_character(r, name, &t.character_id) < 0)
+	if (validate_object_at(r, "", body, "skills", 0, SIZE_MAX, &skills) < 0)
 		goto out;
-	if (db_tx(batch_tx, &t) < 0) {
+	if (skills != NULL) {
+		if (parse_skills(r, skills, "skills", &b.skills_seq, &b.skills, &b.nskills) < 0)
+			goto out;
+		b.has_skills = 1;
+	}
+	if (my_character(r, name, &b.character_id) < 0)
+		goto out;
+	if (store_sync_batch(&b, res, &skills_res) < 0) {
 		http_db_error(r);
 		goto out;
 	}
 	results = json_object();
 	for (int i = 0; store_containers_names[i]; i++)
-		if (t.present[i])
+		if (b.containers[i].present)
 			json_object_set_new(results, store_containers_names[i],
-			    container_result_json(&t.res[i]));
+			    container_result_json(&res[i]));
 	out = json_pack("{s:s,s:o}", "character", name, "containers", results);
-	if (t.has_skills)
-		json_object_set_new(out, "skills", skills_result_json(&t.skills_res));
+	if (b.has_skills)
+		json_object_set_new(out, "skills", skills_result_json(&skills_res));
 	http_reply_json(r, 200, out);
 out:
 	for (int i = 0; i < STORE_CONTAINERS_N; i++)
-		free(t.items[i]);
-	free(t.skills);
+		free(b.containers[i].items);
+	free(b.skills);
 	json_decref(body);
 }
 
@@ -669,17 +561,19 @@ state(struct req *r)
 	}
 	list = json_array();
 	for (int i = 0; i < db_nrows(rows); i++) {
-		const char *name = db_text(rows, i, 0);
+		const char *name = db_text(rows, i, CHARACTER_STATE_NAME);
 
 		if (last == NULL || strcmp(last, name) != 0) {
 			cur = json_pack("{s:s,s:o,s:I}", "name", name, "containers", json_object(),
-			    "skills_seq", (json_int_t)db_int(rows, i, 1));
+			    "skills_seq",
+			    (json_int_t)db_int(rows, i, CHARACTER_STATE_SKILLS_SEQ));
 			json_array_append_new(list, cur);
 			last = name;
 		}
-		if (!db_isnull(rows, i, 2))
-			json_object_set_new(json_object_get(cur, "containers"), db_text(rows, i, 2),
-			    json_integer(db_int(rows, i, 3)));
+		if (!db_isnull(rows, i, CHARACTER_STATE_CONTAINER))
+			json_object_set_new(json_object_get(cur, "containers"),
+			    db_text(rows, i, CHARACTER_STATE_CONTAINER),
+			    json_integer(db_int(rows, i, CHARACTER_STATE_SEQ)));
 	}
 	http_reply_json(r, 200, json_pack("{s:o}", "characters", list));
 	db_result_free(rows);
@@ -762,10 +656,13 @@ catalog(struct req *r)
 	items = json_array();
 	for (int i = 0; i < db_nrows(rows); i++)
 		json_array_append_new(items, json_pack("{s:I,s:s,s:b,s:b,s:b,s:I,s:I}",
-		    "id", (json_int_t)db_int(rows, i, 0), "name", db_text(rows, i, 1),
-		    "members", db_bool(rows, i, 2), "tradeable", db_bool(rows, i, 3),
-		    "stackable", db_bool(rows, i, 4), "highalch", (json_int_t)db_int(rows, i, 5),
-		    "price", (json_int_t)db_int(rows, i, 6)));
+		    "id", (json_int_t)db_int(rows, i, CATALOG_ITEM_ID),
+		    "name", db_text(rows, i, CATALOG_ITEM_NAME),
+		    "members", db_bool(rows, i, CATALOG_ITEM_MEMBERS),
+		    "tradeable", db_bool(rows, i, CATALOG_ITEM_TRADEABLE),
+		    "stackable", db_bool(rows, i, CATALOG_ITEM_STACKABLE),
+		    "highalch", (json_int_t)db_int(rows, i, CATALOG_ITEM_HIGHALCH),
+		    "price", (json_int_t)db_int(rows, i, CATALOG_ITEM_PRICE)));
 	db_result_free(rows);
 	http_reply_json(r, 200, json_pack("{s:I,s:s,s:I,s:o}", "snapshot_id",
 	    (json_int_t)snap.id, "version", snap.version, "item_count",

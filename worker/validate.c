@@ -1,6 +1,15 @@
 /*
  * validate.c -- request bodies and fields, with the errors of docs/API.md "Errors".
+ *
+ * Every field helper is written once, in its _at form, and the plain form
+ * calls it with at "" (validate_int alone keeps a body of its own, for its
+ * older wording: see validate.h).  A message names the field as at + "." +
+ * key, or key alone at the top level, which the "%s%s%s" formats below
+ * spell with SEP(at).  Keys in messages are the caller's own field names,
+ * except an unknown key, which is the client's and is cut to 64 bytes, so
+ * a message stays well inside http_error's buffer.
  */
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -102,8 +111,38 @@ validate_body(struct req *r)
 	return body;
 }
 
+char *
+validate_path(const char *at, const char *key)
+{
+	size_t len = strlen(at) + 1 + strlen(key) + 1;
+	char *s = xmalloc(len);
+
+	snprintf(s, len, "%s%s%s", at, *at ? "." : "", key);
+	return s;
+}
+
+char *
+validate_path_index(const char *at, size_t i)
+{
+	/* "[" + the digits of SIZE_MAX (at most 20) + "]" + NUL. */
+	size_t len = strlen(at) + 23;
+	char *s = xmalloc(len);
+
+	snprintf(s, len, "%s[%zu]", at, i);
+	return s;
+}
+
+/* The separator between at and a key: none at the top level. */
+#define SEP(at) (*(at) ? "." : "")
+
 int
 validate_keys(struct req *r, json_t *obj, const char *const *allowed)
+{
+	return validate_keys_at(r, "", obj, allowed);
+}
+
+int
+validate_keys_at(struct req *r, const char *at, json_t *obj, const char *const *allowed)
 {
 	const char *k;
 	json_t *v;
@@ -115,22 +154,29 @@ validate_keys(struct req *r, json_t *obj, const char *const *allowed)
 			if (strcmp(*a, k) == 0)
 				ok = 1;
 		if (!ok) {
-			http_error(r, 422, NULL, "unknown field \"%.64s\"", k);
+			http_error(r, 422, NULL, "unknown field \"%s%s%.64s\"", at, SEP(at), k);
 			return -1;
 		}
 	}
 	return 0;
 }
 
-/* Look key up; 1 present, 0 absent and optional, -1 absent and required (answered). */
+/*
+ * Look key up; 1 present, 0 absent and optional, -1 absent and required
+ * (answered).  With VALIDATE_TYPED an absent field is 1 with *v NULL, which
+ * every type check below refuses.
+ */
 static int
-field(struct req *r, json_t *obj, const char *key, int required, json_t **v)
+field(struct req *r, const char *at, json_t *obj, const char *key, int required, json_t **v)
 {
 	*v = json_object_get(obj, key);
 	if (*v != NULL && !json_is_null(*v))
 		return 1;
+	*v = NULL;
+	if (required == VALIDATE_TYPED)
+		return 1;
 	if (required) {
-		http_error(r, 422, NULL, "%s is required", key);
+		http_error(r, 422, NULL, "%s%s%s is required", at, SEP(at), key);
 		return -1;
 	}
 	return 0;
@@ -140,20 +186,28 @@ int
 validate_string(struct req *r, json_t *obj, const char *key, int required,
 		size_t minlen, size_t maxlen, const char **out)
 {
+	return validate_string_at(r, "", obj, key, required, minlen, maxlen, out);
+}
+
+int
+validate_string_at(struct req *r, const char *at, json_t *obj, const char *key,
+		   int required, size_t minlen, size_t maxlen, const char **out)
+{
 	json_t *v;
-	int rc = field(r, obj, key, required, &v);
+	int rc = field(r, at, obj, key, required, &v);
 	size_t n;
 
 	*out = NULL;
 	if (rc <= 0)
 		return rc;
 	if (!json_is_string(v)) {
-		http_error(r, 422, NULL, "%s must be a string", key);
+		http_error(r, 422, NULL, "%s%s%s must be a string", at, SEP(at), key);
 		return -1;
 	}
 	n = utf8_len(json_string_value(v));
 	if (n < minlen || n > maxlen) {
-		http_error(r, 422, NULL, "%s must be %zu to %zu characters", key, minlen, maxlen);
+		http_error(r, 422, NULL, "%s%s%s must be %zu to %zu characters", at, SEP(at),
+		    key, minlen, maxlen);
 		return -1;
 	}
 	*out = json_string_value(v);
@@ -165,7 +219,7 @@ validate_int(struct req *r, json_t *obj, const char *key, int required,
 	     json_int_t min, json_int_t max, json_int_t *out)
 {
 	json_t *v;
-	int rc = field(r, obj, key, required, &v);
+	int rc = field(r, "", obj, key, required, &v);
 
 	if (rc <= 0)
 		return rc;
@@ -183,15 +237,40 @@ validate_int(struct req *r, json_t *obj, const char *key, int required,
 }
 
 int
-validate_bool(struct req *r, json_t *obj, const char *key, int required, int *out)
+validate_int_at(struct req *r, const char *at, json_t *obj, const char *key, int required,
+		json_int_t min, json_int_t max, json_int_t *out)
 {
 	json_t *v;
-	int rc = field(r, obj, key, required, &v);
+	int rc = field(r, at, obj, key, required, &v);
+
+	if (rc <= 0)
+		return rc;
+	if (!json_is_integer(v) || json_integer_value(v) < min || json_integer_value(v) > max) {
+		http_error(r, 422, NULL, "%s%s%s must be an integer from %lld to %lld", at,
+		    SEP(at), key, (long long)min, (long long)max);
+		return -1;
+	}
+	*out = json_integer_value(v);
+	return 0;
+}
+
+int
+validate_bool(struct req *r, json_t *obj, const char *key, int required, int *out)
+{
+	return validate_bool_at(r, "", obj, key, required, out);
+}
+
+int
+validate_bool_at(struct req *r, const char *at, json_t *obj, const char *key, int required,
+		 int *out)
+{
+	json_t *v;
+	int rc = field(r, at, obj, key, required, &v);
 
 	if (rc <= 0)
 		return rc;
 	if (!json_is_boolean(v)) {
-		http_error(r, 422, NULL, "%s must be true or false", key);
+		http_error(r, 422, NULL, "%s%s%s must be true or false", at, SEP(at), key);
 		return -1;
 	}
 	*out = json_is_true(v);
@@ -202,18 +281,49 @@ int
 validate_array(struct req *r, json_t *obj, const char *key, int required,
 	       size_t maxlen, json_t **out)
 {
+	return validate_array_at(r, "", obj, key, required, maxlen, out);
+}
+
+int
+validate_array_at(struct req *r, const char *at, json_t *obj, const char *key, int required,
+		  size_t maxlen, json_t **out)
+{
 	json_t *v;
-	int rc = field(r, obj, key, required, &v);
+	int rc = field(r, at, obj, key, required, &v);
 
 	*out = NULL;
 	if (rc <= 0)
 		return rc;
 	if (!json_is_array(v)) {
-		http_error(r, 422, NULL, "%s must be an array", key);
+		http_error(r, 422, NULL, "%s%s%s must be an array", at, SEP(at), key);
 		return -1;
 	}
 	if (json_array_size(v) > maxlen) {
-		http_error(r, 422, NULL, "%s has more than %zu entries", key, maxlen);
+		http_error(r, 422, NULL, "%s%s%s has more than %zu entries", at, SEP(at), key,
+		    maxlen);
+		return -1;
+	}
+	*out = v;
+	return 0;
+}
+
+int
+validate_object_at(struct req *r, const char *at, json_t *obj, const char *key, int required,
+		   size_t maxlen, json_t **out)
+{
+	json_t *v;
+	int rc = field(r, at, obj, key, required, &v);
+
+	*out = NULL;
+	if (rc <= 0)
+		return rc;
+	if (!json_is_object(v)) {
+		http_error(r, 422, NULL, "%s%s%s must be an object", at, SEP(at), key);
+		return -1;
+	}
+	if (json_object_size(v) > maxlen) {
+		http_error(r, 422, NULL, "%s%s%s has more than %zu entries", at, SEP(at), key,
+		    maxlen);
 		return -1;
 	}
 	*out = v;

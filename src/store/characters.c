@@ -16,6 +16,7 @@
 #include "src/store/characters.h"
 #include "src/store/users.h"
 
+/* The Character row: the same columns in the same order as enum character_col. */
 #define CHAR_COLS "id, name, created_at, last_sync_at"
 #define BY_NAME_SQLITE "name = $2"
 #define BY_NAME_PG "lower(name) = lower($2)"
@@ -211,6 +212,7 @@ store_characters_state(int64_t user_id, struct db_result **rows)
 	static struct db_stmt *st;
 	struct db_value p[] = { DB_INT(user_id) };
 
+	/* The columns of enum character_state_col, in its order. */
 	if (st == NULL)
 		st = db_prepare(
 		    "SELECT c.name, c.skills_seq, ct.container, ct.seq FROM characters c "

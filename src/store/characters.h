@@ -6,9 +6,8 @@
  * someone else's is a conflict.  Names are looked up ignoring case on both
  * engines (SQLite: the NOCASE column; PostgreSQL: lower(name)).
  *
- * Rows returned for the Character object (docs/API.md "Resources") have the columns
- *	id, name, created_at, last_sync_at
- * (STORE_CHARACTER_COLS), in that order.
+ * Rows are read through the column enums below, never by number; each
+ * enum lists its columns in the order of the SELECT in characters.c.
  */
 #ifndef COFFER_STORE_CHARACTERS_H
 #define COFFER_STORE_CHARACTERS_H
@@ -18,6 +17,30 @@
 #include "src/db/db.h"
 
 #define STORE_CHARACTER_NAME_MAX 12
+
+/*
+ * Rows for the Character object of docs/API.md "Resources"
+ * (store_characters_link, _list):
+ *	id, name, created_at, last_sync_at
+ */
+enum character_col {
+	CHARACTER_ID,
+	CHARACTER_NAME,
+	CHARACTER_CREATED_AT,
+	CHARACTER_LAST_SYNC_AT,
+};
+
+/*
+ * Rows of store_characters_state (GET /sync/state):
+ *	name, skills_seq, container, seq
+ * container and seq are NULL for a character with no synced container.
+ */
+enum character_state_col {
+	CHARACTER_STATE_NAME,
+	CHARACTER_STATE_SKILLS_SEQ,
+	CHARACTER_STATE_CONTAINER,
+	CHARACTER_STATE_SEQ,
+};
 
 /* 1 if name is a valid character name (1-12 of letters, digits, space,
  * '-', '_'), else 0. */
@@ -39,12 +62,12 @@ enum store_link {
 
 /*
  * Link name to user_id: create it, or find it when it is already theirs.
- * *row gets the Character columns (not for STORE_LINK_TAKEN).  Returns an
+ * *row gets a Character row (enum character_col; not for STORE_LINK_TAKEN).  Returns an
  * enum store_link, or -1.
  */
 int store_characters_link(int64_t user_id, const char *name, struct db_result **row);
 
-/* user_id's characters, oldest first (Character columns).  0 or -1. */
+/* user_id's characters, oldest first (enum character_col).  0 or -1. */
 int store_characters_list(int64_t user_id, struct db_result **rows);
 
 /* The id (and stored spelling, when name_out is not NULL) of user_id's
@@ -69,8 +92,8 @@ int store_characters_touch(int64_t id, const char *now, int64_t skills_seq);
 
 /*
  * Every character of user_id with its synced containers, for GET
- * /sync/state: rows (name, skills_seq, container, seq), by character id
- * then container; a character with no container has one row with NULL
+ * /sync/state: rows (enum character_state_col), by character id then
+ * container; a character with no container has one row with NULL
  * container columns.  0 or -1.
  */
 int store_characters_state(int64_t user_id, struct db_result **rows);

@@ -1,7 +1,7 @@
 /*
  * store/containers.c -- the containers and container_items tables.
  *
- * See store_containers.h for the shape of an update.  Bulk rows travel as
+ * See containers.h for the shape of an update.  Bulk rows travel as
  * one JSON text parameter ("[[id, qty], ...]" or "[id, ...]") unpacked by
  * the engine (SQLite json_each, PostgreSQL jsonb_array_elements), which is
  * the one place the dialects differ here; PostgreSQL also needs explicit
@@ -137,6 +137,15 @@ lock_container(int64_t character_id, const char *container, const char *now, int
 	*seq = db_int(row, 0, 0);
 	db_result_free(row);
 	return 0;
+}
+
+int
+store_containers_lock(int64_t character_id, const char *container)
+{
+	char now[STORE_TIME_LEN];
+	int64_t seq;
+
+	return lock_container(character_id, container, store_time(now, 0), &seq);
 }
 
 /* The stored items, by id, into *items (free it).  0 or -1. */
@@ -491,7 +500,8 @@ store_containers_get(int64_t character_id, const char *container, struct db_resu
 	static struct db_stmt *st;
 	struct db_value p[] = { DB_INT(character_id), DB_TEXT(container) };
 
-	/* One statement, so seq and items come from one snapshot. */
+	/* One statement, so seq and items come from one snapshot.  The
+	 * columns of enum container_col, in its order. */
 	if (st == NULL)
 		st = db_prepare(
 		    "SELECT ct.seq, ct.updated_at, ci.item_id, ci.qty FROM containers ct "
@@ -514,6 +524,7 @@ store_containers_catalog(int64_t snapshot_id, struct db_result **rows)
 	static struct db_stmt *st;
 	struct db_value p[] = { DB_INT(snapshot_id) };
 
+	/* The columns of enum catalog_item_col, in its order. */
 	if (st == NULL)
 		st = db_prepare(
 		    "SELECT item_id, name, members, tradeable, stackable, highalch, price "

@@ -7,9 +7,9 @@
  * the last applied seq; an update whose seq is not greater than it changes
  * nothing, so a retried or reordered request is harmless.
  *
- * store_containers_put and store_containers_patch must run inside the
- * caller's transaction (db_tx), so a batch of several containers and the
- * skills commits as one.  Each one:
+ * store_containers_put and store_containers_patch must run inside a
+ * transaction, which store_sync_* (sync.h) opens, so a batch of several
+ * containers and the skills commits as one.  Each one:
  *  1. locks the container row, creating it with seq -1 when it is new
  *     (INSERT ... ON CONFLICT DO NOTHING, then on PostgreSQL SELECT ...
  *     FOR UPDATE; SQLite's BEGIN IMMEDIATE already serializes writers), so
@@ -25,8 +25,11 @@
  *     records an "items" activity (gained and lost, priced from the current
  *     catalog snapshot) in each group the character is shared in.
  * Lock order is container rows (callers go in store_containers_names
- * order), then the character row, the same for every writer, so
- * concurrent batches cannot deadlock.
+ * order), then the character row, the same for every writer; sync.h
+ * states it for all callers.  Since an update touches the character row
+ * (step 3), a caller updating several containers locks them all first
+ * (store_containers_lock), so it never waits for a container while
+ * holding the character row.
  */
 #ifndef COFFER_STORE_CONTAINERS_H
 #define COFFER_STORE_CONTAINERS_H
@@ -67,6 +70,13 @@ struct container_result {
 int store_containers_sum(struct sync_item *items, int n, int allow_negative);
 
 /*
+ * Lock the container row (step 1 above), creating it with seq -1 when it
+ * is new; updating it later in the same transaction takes the lock again
+ * for free.  Inside a transaction.  0 or -1.
+ */
+int store_containers_lock(int64_t character_id, const char *container);
+
+/*
  * Replace the container's state with items (summed, see above) if seq is
  * newer than the stored one.  character_id is the caller's, already
  * checked.  Inside a transaction.  0 with *out set, or -1.
@@ -92,15 +102,41 @@ int store_containers_patch(int64_t character_id, const char *container, int64_t 
 			   struct container_result *out);
 
 /*
- * The stored container: rows (seq, updated_at, item_id, qty), ordered by
- * item id, one row with NULL item columns when it is empty.  1 / 0 (never
- * synced) / -1.
+ * Rows of store_containers_get, in the order of its SELECT:
+ *	seq, updated_at, item_id, qty
+ * seq and updated_at are the container's, repeated on every row.
+ */
+enum container_col {
+	CONTAINER_SEQ,
+	CONTAINER_UPDATED_AT,
+	CONTAINER_ITEM_ID,
+	CONTAINER_QTY,
+};
+
+/*
+ * The stored container: rows (enum container_col), ordered by item id, one
+ * row with NULL item columns when it is empty.  1 / 0 (never synced) / -1.
  */
 int store_containers_get(int64_t character_id, const char *container, struct db_result **rows);
 
 /*
- * The current catalog's items for the sync API: rows (id, name, members,
- * tradeable, stackable, highalch, price) of snapshot_id, by id.  0 or -1.
+ * Rows of store_containers_catalog (the catalog item of docs/API.md
+ * "Plugin sync"), in the order of its SELECT:
+ *	id, name, members, tradeable, stackable, highalch, price
+ */
+enum catalog_item_col {
+	CATALOG_ITEM_ID,
+	CATALOG_ITEM_NAME,
+	CATALOG_ITEM_MEMBERS,
+	CATALOG_ITEM_TRADEABLE,
+	CATALOG_ITEM_STACKABLE,
+	CATALOG_ITEM_HIGHALCH,
+	CATALOG_ITEM_PRICE,
+};
+
+/*
+ * The current catalog's items for the sync API: rows (enum
+ * catalog_item_col) of snapshot_id, by id.  0 or -1.
  */
 int store_containers_catalog(int64_t snapshot_id, struct db_result **rows);
 
