@@ -1,9 +1,13 @@
 /*
- * routes_ops.c -- health, readiness, metrics and pool figures.
+ * routes_ops.c -- health, readiness, metrics, version and pool figures
+ * (docs/API.md "Ops and health").
  *
  * /healthz says the process runs; /readyz makes one real database round
  * trip on the configured engine.  The admin-only routes read the shared
- * request metrics (metrics.c) and ask the broker for its pool figures.
+ * request metrics (metrics.c), ask the broker for its pool figures, and
+ * read the schema version from the database itself (not from what the
+ * master migrated at start), so the answer is the database's truth even
+ * when another host has migrated it since.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -13,12 +17,13 @@
 
 #include "src/config.h"
 #include "src/coro.h"
+#include "src/db/broker_link.h"
 #include "src/db/db.h"
+#include "src/db/migrate.h"
 #include "src/log.h"
 #include "src/metrics.h"
 #include "src/proto.h"
 #include "src/store/demo.h"
-#include "src/db/broker_link.h"
 #include "worker/router.h"
 #include "worker/routes.h"
 #include "worker/worker.h"
@@ -126,8 +131,15 @@ ops_metrics(struct req *r)
 static void
 ops_version(struct req *r)
 {
-	http_reply_json(r, 200, json_pack("{s:s,s:s,s:s}", "version", PACKAGE_VERSION,
-	    "build", __DATE__ " " __TIME__, "engine", db_engine_name()));
+	int schema;
+
+	if (migrate_version(&schema) < 0) {
+		http_db_error(r);
+		return;
+	}
+	http_reply_json(r, 200, json_pack("{s:s,s:s,s:s,s:i}", "version", PACKAGE_VERSION,
+	    "build", __DATE__ " " __TIME__, "engine", db_engine_name(),
+	    "schema_version", schema));
 }
 
 static void

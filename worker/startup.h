@@ -6,7 +6,7 @@
  * once.  Every task is idempotent and safe when several hosts start
  * together, so a restarted worker 1 (crash, reload) simply runs them again.
  *   - no catalog snapshot yet: load [catalog] path as the first one;
- *   - [dev] seed_demo = on: seed the demo data (store_demo.h).
+ *   - [dev] seed_demo = on: seed the demo data (src/store/demo.h).
  */
 #ifndef COFFER_STARTUP_H
 #define COFFER_STARTUP_H

@@ -26,6 +26,10 @@
  *
  * The SQL is embedded line for line, so a failing statement is reported
  * with its migration's name and the line of the .sql file it is on.
+ *
+ * migrate_version(), at the end, is the one function here that runs in a
+ * worker: it reads the same version through db.h for
+ * GET /api/v1/ops/version.
  */
 #include <inttypes.h>
 #include <stdarg.h>
@@ -36,8 +40,9 @@
 #include <libpq-fe.h>
 #include <sqlite3.h>
 
-#include "src/log.h"
+#include "src/db/db.h"
 #include "src/db/migrate.h"
+#include "src/log.h"
 #include "src/util.h"
 
 /* RETURNING, which the store uses on both engines, came in SQLite 3.35. */
@@ -225,8 +230,7 @@ sq_version(sqlite3 *db, int *version, char *msg, size_t msglen)
 {
 	char buf[32];
 
-	if (sq_text(db, "SELECT COALESCE(MAX(version), 0) FROM "
-	    "schema_migrations", buf, sizeof(buf), msg, msglen) < 0)
+	if (sq_text(db, MIGRATE_VERSION_SQL, buf, sizeof(buf), msg, msglen) < 0)
 		return -1;
 	*version = atoi(buf);
 	return 0;
@@ -694,8 +698,6 @@ migrate_postgres_list(const char *conninfo, const struct migration *list,
 	PGconn *conn;
 	char msg[MSG_MAX], what[MSG_MAX], sql[96];
 	int latest, cur;
-	static const char version_sql[] =
-	    "SELECT COALESCE(MAX(version), 0) FROM schema_migrations";
 
 	if (check_list(list, err, errlen) < 0)
 		return -1;
@@ -716,7 +718,7 @@ migrate_postgres_list(const char *conninfo, const struct migration *list,
 	if (pg_cmd(conn, "SET statement_timeout = 0", msg, sizeof(msg)) < 0 ||
 	    pg_lock(conn, msg, sizeof(msg)) < 0 ||
 	    pg_cmd(conn, pg_create_table, msg, sizeof(msg)) < 0 ||
-	    pg_int(conn, version_sql, &cur, msg, sizeof(msg)) < 0) {
+	    pg_int(conn, MIGRATE_VERSION_SQL, &cur, msg, sizeof(msg)) < 0) {
 		seterr(err, errlen, "%s: %s", what, msg);
 		goto fail;
 	}
@@ -728,7 +730,7 @@ migrate_postgres_list(const char *conninfo, const struct migration *list,
 		if (m->version > cur && pg_apply(conn, m, err, errlen) < 0)
 			goto fail;
 	}
-	if (pg_int(conn, version_sql, &cur, msg, sizeof(msg)) < 0) {
+	if (pg_int(conn, MIGRATE_VERSION_SQL, &cur, msg, sizeof(msg)) < 0) {
 		seterr(err, errlen, "%s: %s", what, msg);
 		goto fail;
 	}
@@ -751,4 +753,23 @@ migrate_postgres(const char *conninfo, int *version_out, char *err,
 {
 	return migrate_postgres_list(conninfo, migrations_postgres,
 	    version_out, err, errlen);
+}
+
+/* ------------------------------------------------------------ workers */
+
+int
+migrate_version(int *version)
+{
+	static struct db_stmt *st;
+	struct db_result *row = NULL;
+	int rc;
+
+	if (st == NULL)
+		st = db_prepare(MIGRATE_VERSION_SQL);
+	rc = db_get(st, NULL, 0, &row);
+	if (rc < 0)
+		return -1;
+	*version = rc == 1 ? (int)db_int(row, 0, 0) : 0;
+	db_result_free(row);
+	return 0;
 }

@@ -1,7 +1,7 @@
 /*
  * migrate.h -- bring the database schema up to date before anything serves.
  *
- * The schema lives in src/schema/ENGINE/NNN_name.sql, one list per engine
+ * The schema lives in src/db/schema/ENGINE/NNN_name.sql, one list per engine
  * with the same versions and names on both; build-aux/embed-schema.sh
  * compiles the lists into migrations_sqlite[] and migrations_postgres[],
  * so the binary carries its schema.  A table schema_migrations records one
@@ -45,6 +45,14 @@ extern const struct migration migrations_sqlite[], migrations_postgres[];
  */
 #define MIGRATE_PG_LOCK_KEY INT64_C(-2352159269310255705)
 
+/*
+ * The schema version of a database: its highest applied migration, 0 when
+ * none is.  The runners read it with this text, and so does
+ * migrate_version(), so an operator sees the number the runner acted on.
+ */
+#define MIGRATE_VERSION_SQL \
+	"SELECT COALESCE(MAX(version), 0) FROM schema_migrations"
+
 /* The highest version in a list (0 for an empty list). */
 int migrate_latest(const struct migration *list);
 
@@ -68,5 +76,13 @@ int migrate_sqlite_list(const char *path, const struct migration *list,
 			int *version_out, char *err, size_t errlen);
 int migrate_postgres_list(const char *conninfo, const struct migration *list,
 			  int *version_out, char *err, size_t errlen);
+
+/*
+ * The schema version of the running database, read through the
+ * asynchronous interface (db.h) from a request's coroutine, unlike
+ * everything above, which runs in the master before the fork.  0 with
+ * *version set, or -1 (db_last_error()).
+ */
+int migrate_version(int *version);
 
 #endif

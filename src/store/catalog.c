@@ -38,6 +38,17 @@
 /* pg_advisory_xact_lock key of catalog writers ("cofcat" in spirit). */
 #define CATALOG_LOCK	"7301001"
 
+/*
+ * Rows of st_find and st_current, in SELECT order (keep the two in step).
+ * They stay inside this file: callers get a struct catalog_snapshot.
+ */
+#define SNAPSHOT_COLS	"id, version, item_count"
+enum snapshot_col {
+	SNAPSHOT_ID,
+	SNAPSHOT_VERSION,
+	SNAPSHOT_ITEM_COUNT,
+};
+
 static struct db_stmt *st_lock, *st_any, *st_snap_ins, *st_items_ins,
     *st_clear, *st_mark, *st_find, *st_current;
 
@@ -71,9 +82,9 @@ prepare(void)
 	    " WHERE is_current");
 	st_mark = db_prepare("UPDATE catalog_snapshots SET is_current = TRUE"
 	    " WHERE id = $1");
-	st_find = db_prepare("SELECT id, version, item_count FROM catalog_snapshots"
+	st_find = db_prepare("SELECT " SNAPSHOT_COLS " FROM catalog_snapshots"
 	    " WHERE id = $1");
-	st_current = db_prepare("SELECT id, version, item_count FROM catalog_snapshots"
+	st_current = db_prepare("SELECT " SNAPSHOT_COLS " FROM catalog_snapshots"
 	    " WHERE is_current");
 }
 
@@ -262,10 +273,11 @@ store_catalog_check(json_t *doc, char *err, size_t errlen)
 static void
 snapshot_from_row(const struct db_result *row, struct catalog_snapshot *out)
 {
-	out->id = db_int(row, 0, 0);
-	snprintf(out->version, sizeof(out->version), "%s",
-	    db_text(row, 0, 1) ? db_text(row, 0, 1) : "");
-	out->item_count = db_int(row, 0, 2);
+	const char *version = db_text(row, 0, SNAPSHOT_VERSION);
+
+	out->id = db_int(row, 0, SNAPSHOT_ID);
+	snprintf(out->version, sizeof(out->version), "%s", version ? version : "");
+	out->item_count = db_int(row, 0, SNAPSHOT_ITEM_COUNT);
 }
 
 /* The current mark moves to id: clear first, then set (see the top). */

@@ -20,7 +20,7 @@
  * is left alone.
  *
  * Container items go in as one JSON text parameter per container, expanded
- * by the engine (see store_catalog.c for why).
+ * by the engine (see store/catalog.c for why).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,6 +53,19 @@ static const struct {
 	{ "B0aty", 0 },
 	{ "Lynx Titan", 1 },
 	{ "Woox", 2 },
+};
+
+/* Rows of st_catalog (the candidate items), in SELECT order. */
+enum demo_item_col {
+	DEMO_ITEM_ID,
+	DEMO_ITEM_NAME,
+	DEMO_ITEM_STACKABLE,
+};
+
+/* Rows of st_char_find, in SELECT order. */
+enum demo_char_col {
+	DEMO_CHAR_ID,
+	DEMO_CHAR_USER_ID,
 };
 
 static struct db_stmt *st_lock, *st_seeded, *st_user_ins, *st_user_id, *st_char_ins,
@@ -135,14 +148,14 @@ ends_with(const char *s, const char *suffix)
 static int64_t
 quantity(const struct db_result *cat, int i, int bank, uint64_t *s)
 {
-	const char *name = db_text(cat, i, 1);
+	const char *name = db_text(cat, i, DEMO_ITEM_NAME);
 
-	if (db_int(cat, i, 0) == COINS)
+	if (db_int(cat, i, DEMO_ITEM_ID) == COINS)
 		return bank ? between(s, 1000000, 150000000) : between(s, 100000, 5000000);
 	if (ends_with(name, " rune") || strstr(name, "arrow") || strstr(name, "bolts") ||
 	    ends_with(name, " dart"))
 		return bank ? between(s, 500, 25000) : between(s, 50, 2000);
-	if (db_bool(cat, i, 2))
+	if (db_bool(cat, i, DEMO_ITEM_STACKABLE))
 		return bank ? between(s, 10, 2000) : between(s, 1, 100);
 	return 1;		/* gear and other unstackable items */
 }
@@ -152,7 +165,7 @@ static int
 find_item(const struct db_result *cat, int64_t id)
 {
 	for (int i = 0; i < db_nrows(cat); i++)
-		if (db_int(cat, i, 0) == id)
+		if (db_int(cat, i, DEMO_ITEM_ID) == id)
 			return i;
 	return -1;
 }
@@ -184,7 +197,7 @@ pick(const struct db_result *cat, int bank, uint64_t *s)
 
 		if (!bank) {
 			j = (int)(splitmix64(s) % (uint64_t)n);
-			if (j != coins && (qty[j] == 0 || !db_bool(cat, j, 2)))
+			if (j != coins && (qty[j] == 0 || !db_bool(cat, j, DEMO_ITEM_STACKABLE)))
 				qty[j] += quantity(cat, j, bank, s);
 			continue;
 		}
@@ -198,7 +211,7 @@ pick(const struct db_result *cat, int bank, uint64_t *s)
 	for (int i = 0; i < n; i++)
 		if (qty[i] > 0)
 			json_array_append_new(items, json_pack("{s:I,s:I}", "id",
-			    (json_int_t)db_int(cat, i, 0), "qty", (json_int_t)qty[i]));
+			    (json_int_t)db_int(cat, i, DEMO_ITEM_ID), "qty", (json_int_t)qty[i]));
 	free(idx);
 	free(qty);
 	return items;
@@ -287,8 +300,8 @@ seed_character(size_t c, const struct db_result *cat, struct seed *sd)
 
 	if (db_run(st_char_ins, p, 2, NULL) < 0 || db_get(st_char_find, p + 1, 1, &row) != 1)
 		return -1;
-	id = db_int(row, 0, 0);
-	if (db_int(row, 0, 1) != owner) {
+	id = db_int(row, 0, DEMO_CHAR_ID);
+	if (db_int(row, 0, DEMO_CHAR_USER_ID) != owner) {
 		log_warn("demo: character %s belongs to another user; left alone",
 		    demo_chars[c].name);
 		db_result_free(row);

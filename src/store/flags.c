@@ -12,6 +12,12 @@
 #include "src/store/flags.h"
 #include "src/util.h"
 
+/* Rows of st_all, in SELECT order; callers get struct flag instead. */
+enum flag_col {
+	FLAG_KEY,
+	FLAG_ENABLED,
+};
+
 static struct db_stmt *st_all, *st_set;
 
 static void
@@ -41,8 +47,8 @@ store_flags_all(struct flag **out, size_t *n)
 	nr = db_nrows(rows);
 	f = xcalloc((size_t)nr + 1, sizeof(*f));
 	for (int i = 0; i < nr; i++) {
-		f[i].key = xstrdup(db_text(rows, i, 0));
-		f[i].enabled = db_bool(rows, i, 1);
+		f[i].key = xstrdup(db_text(rows, i, FLAG_KEY));
+		f[i].enabled = db_bool(rows, i, FLAG_ENABLED);
 	}
 	db_result_free(rows);
 	*out = f;
