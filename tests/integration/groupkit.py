@@ -2,72 +2,52 @@
 mock OAuth provider, make a plugin token, link characters and sync their
 containers, all through HTTP like the web app and the plugin would.
 
-A Player wraps a logged-in requests.Session (cookies, and X-CSRF-Token on
-every state-changing call) and a Bearer token for the sync API.
+A Player is a client.Account whose request verbs speak as the web app: the
+logged-in session, with X-CSRF-Token on every state-changing call.  The
+plugin's calls (tget, link, sync) use the Bearer token.  The sync tests'
+sessions.User is the other way round, because there the plugin is what is
+under test; the two differ in that default, not in how they log in.
 """
 import json
 import os
 
 import requests
 
+from client import TIMEOUT, Account
 from helpers import srcdir
 
-TIMEOUT = 10
 CONTAINERS = ["inventory", "equipment", "bank", "group_storage", "seed_vault",
               "rune_pouch", "quiver", "looting_bag"]
 
-MOCK_AUTH = {"auth": {"mock_provider": "on"}}
 
-
-def start(launcher, engine):
-    """A cofferd with the mock provider, once the default catalog (loaded
-    by a start-up task, after ready) is in."""
-    inst = launcher.start(engine, MOCK_AUTH)
-    inst.wait_log(r"catalog: loaded default catalog", timeout=60)
-    return inst
-
-
-class Player:
+class Player(Account):
     """One user: a web session and a plugin token."""
 
     def __init__(self, inst, login, name=None):
-        self.inst = inst
-        self.login = login
-        self.s = requests.Session()
-        r = self.s.get(inst.url + "/auth/login/mock",
-                       params={"login_hint": login, "name": name or login.title()},
-                       timeout=TIMEOUT)
-        assert r.status_code == 200 and self.s.cookies.get("coffer_session"), r.text
-        me = self.get("/api/v1/me")
-        assert me.status_code == 200, me.text
-        self.id = me.json()["id"]
-        r = self.post("/api/v1/me/tokens", {"label": "plugin"})
-        assert r.status_code == 201, r.text
-        self.token = r.json()["token"]
-        self.bearer = {"Authorization": "Bearer " + self.token}
+        super().__init__(inst, login, name or login.title())
 
     # ---- the web session (CSRF header on writes) ----
 
     def _csrf(self):
-        return {"X-CSRF-Token": self.s.cookies.get("coffer_csrf")}
+        return dict(self.csrf)          # a copy: raw() adds to it
 
     def get(self, path, **kw):
-        return self.s.get(self.inst.url + path, timeout=TIMEOUT, **kw)
+        return self.web.get(self.inst.url + path, timeout=TIMEOUT, **kw)
 
     def post(self, path, body=None, **kw):
-        return self.s.post(self.inst.url + path, json=body, headers=self._csrf(),
+        return self.web.post(self.inst.url + path, json=body, headers=self._csrf(),
                            timeout=TIMEOUT, **kw)
 
     def put(self, path, body=None, **kw):
-        return self.s.put(self.inst.url + path, json=body, headers=self._csrf(),
+        return self.web.put(self.inst.url + path, json=body, headers=self._csrf(),
                           timeout=TIMEOUT, **kw)
 
     def patch(self, path, body=None, **kw):
-        return self.s.patch(self.inst.url + path, json=body, headers=self._csrf(),
+        return self.web.patch(self.inst.url + path, json=body, headers=self._csrf(),
                             timeout=TIMEOUT, **kw)
 
     def delete(self, path, **kw):
-        return self.s.delete(self.inst.url + path, headers=self._csrf(),
+        return self.web.delete(self.inst.url + path, headers=self._csrf(),
                              timeout=TIMEOUT, **kw)
 
     def raw(self, method, path, data=None, content_type="application/json"):
@@ -75,7 +55,7 @@ class Player:
         headers = self._csrf()
         if content_type:
             headers["Content-Type"] = content_type
-        return self.s.request(method, self.inst.url + path, data=data,
+        return self.web.request(method, self.inst.url + path, data=data,
                               headers=headers, timeout=TIMEOUT)
 
     # ---- the plugin (bearer token) ----
@@ -123,6 +103,3 @@ def catalog():
         _catalog = {it["id"]: (it["name"], it["price"]) for it in doc["items"]}
     return _catalog
 
-
-def error_code(r):
-    return r.json()["error"]["code"]

@@ -167,18 +167,6 @@ def psql(dsn, sql):
     return out.stdout.strip()
 
 
-def db_sql(inst, query):
-    """One statement against a cofferd instance's own database, on either
-    engine; psql-style unaligned output (columns joined by |)."""
-    if inst.engine == "postgres":
-        return psql(inst.dsn, query)
-    out = subprocess.run(["sqlite3", "-batch", "-noheader", "-cmd", ".timeout 10000",
-                          inst.settings["database"]["sqlite_path"], query],
-                         capture_output=True, text=True, timeout=30)
-    assert out.returncode == 0, out.stderr
-    return out.stdout.strip()
-
-
 def dsn_with_dbname(dsn, dbname):
     """The libpq conninfo or URI dsn, pointed at database dbname."""
     if dsn.startswith(("postgres://", "postgresql://")):

@@ -3,47 +3,39 @@ tokens (through the mock OAuth provider, like a real login), direct SQL
 for what the API under test does not expose, and groups set up in the
 database so these tests do not depend on the groups API.
 
+A User is a client.Account whose request verbs speak as the plugin: the
+Bearer token, JSON bodies sent as raw text so the bad-input corpus can
+send anything.  Its web session is .web (with .csrf).  groupkit.Player is
+the other way round; see there.
+
 Every helper takes the Cofferd instance first.  Users get fresh random
 logins, so tests sharing one server never see each other's data.
 """
+import json
 import uuid
 
 import requests
 
-from helpers import db_sql as sql
+from client import TIMEOUT, Account
+from client import db_sql as sql
 
-TIMEOUT = 10
 JSON = {"Content-Type": "application/json"}
 
 
-class User:
+class User(Account):
     """A logged-in user: a web session and a plugin token."""
 
     def __init__(self, inst, name=None):
-        self.inst = inst
-        self.login = name or "u" + uuid.uuid4().hex[:10]
-        self.web = requests.Session()
-        r = self.web.get(inst.url + "/auth/login/mock",
-                         params={"login_hint": self.login, "name": self.login},
-                         timeout=TIMEOUT)
-        assert r.status_code == 200 and self.web.cookies.get("coffer_session"), r.text
-        self.csrf = {"X-CSRF-Token": self.web.cookies.get("coffer_csrf")}
-        r = self.web.post(inst.url + "/api/v1/me/tokens", json={"label": "plugin"},
-                          headers=self.csrf, timeout=TIMEOUT)
-        assert r.status_code == 201, r.text
-        self.token = r.json()["token"]
-        self.auth = {"Authorization": "Bearer " + self.token}
-        r = self.web.get(inst.url + "/api/v1/me", timeout=TIMEOUT)
-        assert r.status_code == 200, r.text
-        self.id = r.json()["id"]
+        login = name or "u" + uuid.uuid4().hex[:10]
+        super().__init__(inst, login, login)
 
     # Plugin requests (bearer token).
     def call(self, method, path, body=None, raw=None, headers=None):
-        h = dict(self.auth)
+        h = dict(self.bearer)
         if body is not None or raw is not None:
             h.update(JSON)
         h.update(headers or {})
-        data = raw if raw is not None else (None if body is None else _dumps(body))
+        data = raw if raw is not None else (None if body is None else json.dumps(body))
         return requests.request(method, self.inst.url + path, data=data, headers=h,
                                 timeout=TIMEOUT)
 
@@ -69,15 +61,9 @@ class User:
         return r.json()["id"]
 
 
-def _dumps(body):
-    import json
-    return json.dumps(body)
-
-
 def char_name():
     """A fresh valid character name (12 characters)."""
     return "c" + uuid.uuid4().hex[:11]
-
 
 
 def make_group(inst, owner, shares):
@@ -98,7 +84,3 @@ def make_group(inst, owner, shares):
                       f"VALUES ({gid}, {u.id}, {cid})")
     return gid
 
-
-def assert_error(r, status, code):
-    assert r.status_code == status, (r.status_code, r.text)
-    assert r.json()["error"]["code"] == code, r.text

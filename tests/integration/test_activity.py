@@ -4,15 +4,10 @@ cursor pagination without loss or repeats while entries arrive, and the
 skills of a member's shared characters."""
 import pytest
 
-from conftest import Launcher
-from sessions import User, assert_error, char_name, make_group
+from client import assert_error, mock_server
+from sessions import User, char_name, make_group
 
-
-@pytest.fixture(scope="module")
-def srv(request, engine, tmp_path_factory):
-    launcher = Launcher(tmp_path_factory)
-    request.addfinalizer(launcher.close)
-    return launcher.start(engine, {"auth": {"mock_provider": "on"}})
+srv = mock_server()
 
 
 def post_events(user, name, kinds):

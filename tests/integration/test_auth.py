@@ -5,44 +5,18 @@ sessions, logout and account deletion."""
 import base64
 import hashlib
 import secrets
-import sqlite3
-from urllib.parse import parse_qs, urlencode, urlparse
+from urllib.parse import parse_qs, urlparse
 
 import pytest
 import requests
 
-from conftest import Launcher
-from helpers import psql
+from client import (TIMEOUT, assert_error, create_token, csrf, login, mock_server,
+                    start_mock)
+from client import db_rows as sql
 
-TIMEOUT = 10
 SESSION_TTL = 30 * 86400        # the [auth] session_ttl default
 
-
-@pytest.fixture(scope="module")
-def auth(request, engine, tmp_path_factory):
-    """One cofferd per engine with the mock provider on."""
-    launcher = Launcher(tmp_path_factory)
-    request.addfinalizer(launcher.close)
-    return launcher.start(engine, {"auth": {"mock_provider": "on"}})
-
-
-def login(inst, who, name=None, next_path=None):
-    """Log in through the whole redirect chain, like curl -c jar -b jar -L.
-    Returns (requests.Session, the final response)."""
-    s = requests.Session()
-    params = {"login_hint": who}
-    if name is not None:
-        params["name"] = name
-    if next_path is not None:
-        params["next"] = next_path
-    r = s.get(inst.url + "/auth/login/mock", params=params, timeout=TIMEOUT)
-    assert [h.status_code for h in r.history] == [302, 302, 302], r.text
-    assert s.cookies.get("coffer_session"), r.history[-1].headers
-    return s, r
-
-
-def csrf(s):
-    return {"X-CSRF-Token": s.cookies.get("coffer_csrf")}
+auth = mock_server()
 
 
 def me(inst, s, **kw):
@@ -50,7 +24,9 @@ def me(inst, s, **kw):
 
 
 def callback_url(inst, who="alice", next_path=None):
-    """Run login and authorize without following; the callback URL."""
+    """Run login and authorize without following; the callback URL.
+    (client.login follows the whole chain; these tests stop before the
+    callback, whose reply is what they check.)"""
     params = {"login_hint": who}
     if next_path is not None:
         params["next"] = next_path
@@ -60,11 +36,6 @@ def callback_url(inst, who="alice", next_path=None):
     r = requests.get(r.headers["Location"], allow_redirects=False, timeout=TIMEOUT)
     assert r.status_code == 302, r.text
     return r.headers["Location"]
-
-
-def assert_error(r, status, code):
-    assert r.status_code == status, r.text
-    assert r.json()["error"]["code"] == code
 
 
 def pkce():
@@ -161,8 +132,8 @@ def test_cookie_attributes(auth):
 
 
 def test_cookie_secure_when_configured(cofferd):
-    inst = cofferd("sqlite", {"auth": {"mock_provider": "on", "cookie_secure": "on",
-                                       "session_ttl": "1h"}})
+    inst = start_mock(cofferd, "sqlite", {"auth": {"cookie_secure": "on",
+                                                   "session_ttl": "1h"}})
     r = requests.get(callback_url(inst), allow_redirects=False, timeout=TIMEOUT)
     assert r.status_code == 302
     for c in r.raw.headers.getlist("Set-Cookie"):
@@ -399,8 +370,7 @@ def test_sessions_list_and_delete(auth):
 def test_users_do_not_see_each_other(auth):
     a, _ = login(auth, "jack")
     b, _ = login(auth, "kate")
-    tok = a.post(auth.url + "/api/v1/me/tokens", json={"label": "j"}, headers=csrf(a),
-                 timeout=TIMEOUT).json()
+    tok = create_token(auth, a, "j")
     assert b.get(auth.url + "/api/v1/me/tokens", timeout=TIMEOUT).json() == {"tokens": []}
     assert_error(b.delete(f"{auth.url}/api/v1/me/tokens/{tok['id']}", headers=csrf(b),
                           timeout=TIMEOUT), 404, "not_found")
@@ -418,8 +388,7 @@ def test_users_do_not_see_each_other(auth):
 def test_delete_me_removes_the_user(auth):
     s, _ = login(auth, "liam", "Liam")
     first = me(auth, s).json()["id"]
-    tok = s.post(auth.url + "/api/v1/me/tokens", json={"label": "t"}, headers=csrf(s),
-                 timeout=TIMEOUT).json()["token"]
+    tok = create_token(auth, s, "t")["token"]
     old = s.cookies.get("coffer_session")
     r = s.delete(auth.url + "/api/v1/me", headers=csrf(s), timeout=TIMEOUT)
     assert r.status_code == 204
@@ -430,21 +399,6 @@ def test_delete_me_removes_the_user(auth):
     s2, _ = login(auth, "liam", "Liam")
     again = me(auth, s2).json()
     assert again["id"] != first and again["login"] == "liam"
-
-
-def sql(inst, text):
-    """Run SQL on inst's database (same text on both engines); the rows of
-    its output as lists of strings."""
-    if inst.engine == "postgres":
-        out = psql(inst.dsn, text)
-        return [line.split("|") for line in out.splitlines() if line]
-    db = sqlite3.connect(inst.settings["database"]["sqlite_path"], timeout=10)
-    try:
-        rows = db.execute(text).fetchall()
-        db.commit()
-    finally:
-        db.close()
-    return [["t" if v is True else str(v) for v in row] for row in rows]
 
 
 def test_delete_me_passes_owned_groups_on(auth):
@@ -489,7 +443,7 @@ def test_login_with_one_worker_does_not_block(cofferd, engine):
     /auth/mock/userinfo over HTTP.  With one worker those requests must be
     served while the callback waits, so a worker that blocked on its
     outbound call would never finish the login."""
-    inst = cofferd(engine, {"server": {"workers": 1}, "auth": {"mock_provider": "on"}})
+    inst = start_mock(cofferd, engine, {"server": {"workers": 1}})
     s, _ = login(inst, "solo", "Solo")
     assert me(inst, s).json()["display_name"] == "Solo"
 

@@ -9,7 +9,8 @@ import time
 
 import pytest
 
-from helpers import db_sql as sql
+from client import assert_error
+from client import db_sql as sql
 
 DEFAULT_VERSION = "oldschooljs-2.6.1"
 DEFAULT_COUNT = 12617
@@ -118,8 +119,7 @@ def test_refresh_then_rollback(srv):
 
     before = state(srv)
     r = rollback(srv, {"snapshot_id": 987654321})
-    assert r.status_code == 404, r.text
-    assert r.json()["error"]["code"] == "not_found"
+    assert_error(r, 404, "not_found")
     assert state(srv) == before
 
     assert rollback(srv, {"snapshot_id": first}).status_code == 200
@@ -172,9 +172,8 @@ def test_refresh_bad_item_changes_nothing(srv, field, change):
     bad.update(change)
     doc["items"][1] = {k: v for k, v in bad.items() if v is not None}
     r = refresh(srv, doc)
-    assert r.status_code == 422, r.text
+    assert_error(r, 422, "invalid")
     err = r.json()["error"]
-    assert err["code"] == "invalid"
     assert "items[1]" in err["message"] and field in err["message"], err
     assert state(srv) == before
 
@@ -205,8 +204,7 @@ def test_refresh_bad_document_changes_nothing(srv, body, status, word):
 def test_refresh_wrong_content_type(srv):
     before = state(srv)
     r = refresh(srv, json.dumps(catalog("ct")), headers={"Content-Type": "text/plain"})
-    assert r.status_code == 415, r.text
-    assert r.json()["error"]["code"] == "unsupported_media_type"
+    assert_error(r, 415, "unsupported_media_type")
     assert state(srv) == before
 
 

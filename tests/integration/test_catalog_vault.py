@@ -2,19 +2,14 @@
 old prices back (both engines, through HTTP)."""
 import requests
 
-from conftest import Launcher
-from groupkit import Player, catalog, start
-
-import pytest
+from client import mock_server
+from groupkit import Player, catalog
 
 WHIP, COINS = 4151, 995
 
-
-@pytest.fixture
-def inst(request, engine, tmp_path_factory):
-    launcher = Launcher(tmp_path_factory)
-    request.addfinalizer(launcher.close)
-    return start(launcher, engine)
+# Its own server per test: a refresh changes the prices every later test
+# of a shared server would see.
+inst = mock_server(catalog=True, scope="function")
 
 
 def admin_post(inst, path, body):

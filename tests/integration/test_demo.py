@@ -3,7 +3,8 @@ POST /internal/dev/wipe.  Checked through the database (sqlite3 / psql);
 the vault route comes later, so its query is run here by hand.
 """
 
-from helpers import db_sql as sql
+from client import assert_error
+from client import db_sql as sql
 
 VAULT_VALUE = """
 SELECT sum(ci.qty * ca.price) FROM group_characters gc
@@ -97,8 +98,7 @@ def test_wipe_forbidden_in_production(cofferd, engine):
     sql(inst, "INSERT INTO users (provider, login, display_name)"
               " VALUES ('mock', 'dave', 'Dave')")
     r = inst.post("/internal/dev/wipe", admin=True)
-    assert r.status_code == 403, r.text
-    assert r.json()["error"]["code"] == "forbidden"
+    assert_error(r, 403, "forbidden")
     assert sql(inst, "SELECT count(*) FROM users") == "1"
 
 

@@ -12,7 +12,8 @@ import time
 import pytest
 import requests
 
-from helpers import db_sql as sql
+from client import assert_error
+from client import db_sql as sql
 
 JSON_HEADERS = {"Content-Type": "application/json"}
 DEFAULT = {"webhooks": True, "billing": True, "events": True, "history": True,
@@ -52,7 +53,7 @@ def test_list_and_get(srv):
     r = srv.get("/api/v1/ops/flags/webhooks", admin=True)
     assert r.status_code == 200 and r.json() == {"key": "webhooks", "enabled": True}
     r = srv.get("/api/v1/ops/flags/nosuch", admin=True)
-    assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
+    assert_error(r, 404, "not_found")
 
 
 def test_put(srv):
@@ -87,7 +88,7 @@ def test_put_bad_input_changes_nothing(srv, body, headers, status):
     r = put(srv, "webhooks", body, headers)
     assert r.status_code == status, r.text
     if status == 422:
-        assert r.json()["error"]["code"] == "invalid"
+        assert_error(r, 422, "invalid")
     assert db_flags(srv) == DEFAULT
 
 

@@ -10,35 +10,18 @@ import uuid
 import pytest
 import requests
 
-from conftest import Launcher
-from groupkit import Player, error_code, start
-from helpers import psql
+from client import assert_error, mock_server
+from client import db_sql as sql
+from groupkit import Player
 
 CODE_RE = re.compile(r"^[23456789ABCDEFGHJKLMNPQRSTUVWXYZ]{12}$")
 
 
-@pytest.fixture(scope="module")
-def inst(request, engine, tmp_path_factory):
-    launcher = Launcher(tmp_path_factory)
-    request.addfinalizer(launcher.close)
-    return start(launcher, engine)
+inst = mock_server(catalog=True)
 
 
 def uniq(prefix="u"):
     return prefix + uuid.uuid4().hex[:6]
-
-
-def sql(inst, query):
-    """One value from the instance's database (tests that look behind the API)."""
-    if inst.engine == "postgres":
-        return psql(inst.dsn, query)
-    import sqlite3
-    con = sqlite3.connect(inst.settings["database"]["sqlite_path"])
-    try:
-        row = con.execute(query).fetchone()
-        return str(row[0]) if row else ""
-    finally:
-        con.close()
 
 
 def player(inst, chars=0):
@@ -47,11 +30,6 @@ def player(inst, chars=0):
     for c in p.chars:
         p.link(c)
     return p
-
-
-def assert_error(r, status, code):
-    assert r.status_code == status, r.text
-    assert error_code(r) == code, r.text
 
 
 @pytest.fixture
@@ -171,7 +149,7 @@ def test_racing_joins_respect_the_plan_limit(inst):
     assert codes == [200] + [422] * 5, [r.text for r in results]
     for r in results:
         if r.status_code == 422:
-            assert error_code(r) == "invalid"
+            assert_error(r, 422, "invalid")
     assert owner.get(f"/api/v1/groups/{g['id']}").json()["member_count"] == 5
 
 
@@ -328,7 +306,7 @@ def test_bearer_token_reads_only(inst, team):
         r = requests.request(method, url, json=body, headers=owner.bearer, timeout=5)
         assert_error(r, 403, "forbidden")
     # A session write without the CSRF header is 403 too.
-    r = owner.s.patch(base, json={"name": "x"}, timeout=5)
+    r = owner.web.patch(base, json={"name": "x"}, timeout=5)
     assert_error(r, 403, "forbidden")
     assert owner.get(f"/api/v1/groups/{gid}").json()["name"] == team["g"]["name"]
     assert requests.get(base, timeout=5).status_code == 401
@@ -383,8 +361,7 @@ def test_bad_input_changes_nothing(inst, team, route):
               owner.get(f"/api/v1/groups/{gid}/roster").json())
     for data, ctype, status, code in bad_bodies(cases):
         r = who.raw(method, path, data.encode(), ctype)
-        assert r.status_code == status, (route, data[:60], ctype, r.text)
-        assert error_code(r) == code, (route, data[:60], r.text)
+        assert_error(r, status, code, route, data[:60], ctype)
     after = (who.get("/api/v1/groups").json(),
              owner.get(f"/api/v1/groups/{gid}/roster").json())
     assert after == before
@@ -393,5 +370,4 @@ def test_bad_input_changes_nothing(inst, team, route):
 def test_body_too_large_is_413(inst, team):
     r = team["owner"].raw("POST", "/api/v1/groups",
                           b'{"name": "' + b"x" * (2 * 1024 * 1024) + b'"}')
-    assert r.status_code == 413
-    assert r.json()["error"]["code"] == "payload_too_large"
+    assert_error(r, 413, "payload_too_large")

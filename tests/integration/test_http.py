@@ -3,6 +3,7 @@ listener serves, the error shapes, and the request metrics."""
 import pytest
 import requests
 
+from client import assert_error
 from helpers import metric_value, parse_metrics, wait_until
 
 ADMIN_ONLY = [
@@ -21,15 +22,6 @@ MAIN_ONLY = [
 def request(inst, method, path, admin=False):
     base = inst.admin_url if admin else inst.url
     return requests.request(method, base + path, timeout=5)
-
-
-def assert_error(r, status, code):
-    assert r.status_code == status, r.text
-    assert r.headers["Content-Type"].startswith("application/json")
-    body = r.json()
-    assert set(body) == {"error"}
-    assert body["error"]["code"] == code
-    assert isinstance(body["error"]["message"], str) and body["error"]["message"]
 
 
 @pytest.mark.parametrize("admin", [False, True], ids=["main", "admin"])
@@ -144,8 +136,7 @@ def test_oversize_bodies_get_the_json_413(server):
     big = b'{"label": "' + b"x" * (1024 * 1024 + 10) + b'"}'
     r = server.post("/api/v1/me/tokens", data=big,
                     headers={"Content-Type": "application/json"})
-    assert r.status_code == 413
-    assert r.json()["error"]["code"] == "payload_too_large"
+    assert_error(r, 413, "payload_too_large")
     huge = b"x" * (5 * 1024 * 1024)
     try:
         r = server.post("/api/v1/me/tokens", data=huge,

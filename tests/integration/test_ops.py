@@ -11,6 +11,7 @@ import tempfile
 
 import pytest
 
+from client import assert_error
 from helpers import srcdir, wait_until
 
 
@@ -127,8 +128,7 @@ def test_request_timeout_answers_503(cofferd, engine):
     call and answers 503 with Retry-After; a quick one is unaffected."""
     inst = cofferd(engine=engine, settings={"server": {"request_timeout": "1s"}})
     slow = inst.post("/internal/dev/sleep?ms=1300", admin=True)
-    assert slow.status_code == 503
-    assert slow.json()["error"]["code"] == "unavailable"
+    assert_error(slow, 503, "unavailable")
     assert slow.headers.get("Retry-After")
     quick = inst.post("/internal/dev/sleep?ms=10", admin=True)
     assert quick.status_code == 200 and quick.json() == {"slept_ms": 10}
@@ -165,7 +165,7 @@ def test_ops_token_guards_the_admin_listener(cofferd, tmp_path):
     inst = cofferd(settings={"ops": {"token_file": str(token_file)}})
     assert inst.get("/metrics", admin=True).status_code == 401
     bad = inst.get("/metrics", admin=True, headers={"Authorization": "Bearer nope"})
-    assert bad.status_code == 401 and bad.json()["error"]["code"] == "unauthorized"
+    assert_error(bad, 401, "unauthorized")
     good = inst.get("/metrics", admin=True,
                     headers={"Authorization": "Bearer s3cret-ops-token"})
     assert good.status_code == 200 and "coffer_http_requests_total" in good.text
@@ -220,7 +220,7 @@ def test_worker_killed_mid_transaction(cofferd):
 def test_hold_is_postgres_only(cofferd):
     inst = cofferd()
     r = inst.post("/internal/dev/sleep?ms=10&hold=x", admin=True)
-    assert r.status_code == 422 and r.json()["error"]["code"] == "invalid"
+    assert_error(r, 422, "invalid")
 
 
 def test_idle_processes_make_no_wakeups(cofferd, engine):

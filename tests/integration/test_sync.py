@@ -3,7 +3,6 @@ linking characters, container PUT/PATCH/GET with seq ordering, racing
 updates, batches (all or nothing), skills, plugin events, state,
 heartbeat, the catalog, and the bad-input corpus of every route, each
 rejected request checked to have written nothing."""
-import json
 import threading
 import time
 import urllib.parse
@@ -11,19 +10,14 @@ import urllib.parse
 import pytest
 import requests
 
-from conftest import Launcher
-from sessions import User, assert_error, char_name, make_group, sql
+from client import assert_error, mock_server
+from client import db_sql as sql
+from sessions import User, char_name, make_group
 
 MAX_ITEMS = 2000        # [limits] max_container_items (the default, set explicitly)
 
-
-@pytest.fixture(scope="module")
-def srv(request, engine, tmp_path_factory):
-    launcher = Launcher(tmp_path_factory)
-    request.addfinalizer(launcher.close)
-    return launcher.start(engine, {"auth": {"mock_provider": "on"},
-                                   "limits": {"max_container_items": MAX_ITEMS},
-                                   "database": {"pool_max": 4}})
+srv = mock_server({"limits": {"max_container_items": MAX_ITEMS},
+                   "database": {"pool_max": 4}})
 
 
 @pytest.fixture
@@ -298,7 +292,7 @@ def test_put_too_many_items_and_too_large(srv, alice):
     big = '{"seq": 2, "items": [], "pad": "' + "x" * (1024 * 1024 + 10) + '"}'
     # refused before any handler runs, in the documented error shape
     r = alice.put(cpath(name), raw=big)
-    assert r.status_code == 413 and r.json()["error"]["code"] == "payload_too_large"
+    assert_error(r, 413, "payload_too_large")
     assert items_of(alice, name)[1] == 1
 
 
@@ -582,7 +576,7 @@ CORPUS = [
 def test_bad_input_corpus(srv, method, path, raw, ctype, status, code):
     user = corpus_user(srv)
     before = db_counts(srv)
-    headers = dict(user.auth)
+    headers = dict(user.bearer)
     if ctype:
         headers["Content-Type"] = ctype
     r = requests.request(method, srv.url + path.format(name=user.char), data=raw,

@@ -8,19 +8,15 @@ import uuid
 
 import pytest
 
-from conftest import Launcher
-from groupkit import Player, catalog, error_code, start
+from client import assert_error, mock_server
+from groupkit import Player, catalog
 
 # Ids chosen to exercise the catalog: several share a price (ties by id),
 # one is missing from the catalog (name null, price 0).
 UNKNOWN_ID = 999999
 
 
-@pytest.fixture(scope="module")
-def inst(request, engine, tmp_path_factory):
-    launcher = Launcher(tmp_path_factory)
-    request.addfinalizer(launcher.close)
-    return start(launcher, engine)
+inst = mock_server(catalog=True)
 
 
 def uniq(prefix):
@@ -246,7 +242,7 @@ def test_cursor_of_another_ordering_is_400(world):
     assert cursor
     r = world["a"].get(f"/api/v1/groups/{gid}/vault",
                        params={"sort": "value", "cursor": cursor})
-    assert r.status_code == 400 and error_code(r) == "bad_request"
+    assert_error(r, 400, "bad_request")
 
 
 @pytest.mark.parametrize("params", [
@@ -256,8 +252,7 @@ def test_cursor_of_another_ordering_is_400(world):
 ])
 def test_bad_parameters_are_400(world, params):
     r = world["a"].get(f"/api/v1/groups/{world['group']['id']}/vault", params=params)
-    assert r.status_code == 400, r.text
-    assert error_code(r) == "bad_request"
+    assert_error(r, 400, "bad_request")
 
 
 def test_limit_bounds_accepted(world):
@@ -333,8 +328,7 @@ def test_strangers_get_404(inst, world):
                  f"/api/v1/sync/groups/{gid}/vault",
                  "/api/v1/groups/999999999/vault"):
         r = c.get(path)
-        assert r.status_code == 404, (path, r.text)
-        assert error_code(r) == "not_found"
+        assert_error(r, 404, "not_found", path)
     assert c.tget(f"/api/v1/sync/groups/{gid}/vault").status_code == 404
     assert c.tget("/api/v1/sync/groups").json() == {"groups": []}
 

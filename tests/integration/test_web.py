@@ -20,6 +20,7 @@ import time
 import pytest
 import requests
 
+import client
 from helpers import wait_until
 
 PAGES = ["/", "/login", "/app", "/app/groups/1", "/app/groups/1/activity",
@@ -62,7 +63,7 @@ def test_pages_answer_the_html_shell(server):
         assert "<main id=\"main\"" in r.text
     # Trailing slash, unknown page and other methods stay JSON errors.
     r = server.get("/app/nothing")
-    assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
+    client.assert_error(r, 404, "not_found")
     r = server.post("/app")
     assert r.status_code == 405 and r.headers["Allow"] == "GET"
     # Pages are on the main listener only.
@@ -115,9 +116,8 @@ def test_unknown_static_is_404_json(server):
     for path in ("/static/nope.js", "/static/", "/static/%2e%2e%2fapp.html",
                  "/static/app.js/x", "/static/APP.JS"):
         r = server.get(path)
-        assert r.status_code == 404, path
-        assert r.headers["Content-Type"] == "application/json"
-        assert r.json()["error"]["code"] == "not_found"
+        assert r.headers["Content-Type"] == "application/json", path
+        client.assert_error(r, 404, "not_found", path)
 
 
 def test_embed_script_refuses_unknown_extensions(tmp_path):
@@ -145,18 +145,16 @@ def test_embed_script_refuses_unknown_extensions(tmp_path):
 
 @pytest.fixture
 def demo(cofferd, engine):
-    inst = cofferd(engine, {"dev": {"seed_demo": "on"}, "auth": {"mock_provider": "on"}})
+    inst = client.start_mock(cofferd, engine, {"dev": {"seed_demo": "on"}})
     inst.wait_log(r"demo: seeded 3 users", timeout=30)
     return inst
 
 
 def login(inst, who="alice", name="Alice", next_path="/app"):
     """A requests session logged in through the mock provider, like the
-    login page's form (it sends login_hint, name and next)."""
-    s = requests.Session()
-    r = s.get(inst.url + "/auth/login/mock", timeout=10,
-              params={"login_hint": who, "name": name, "next": next_path})
-    assert r.status_code == 200, r.text
+    login page's form (it sends login_hint, name and next); here the page
+    it lands on is part of what is checked."""
+    s, r = client.login(inst, who, name, next_path)
     assert r.url == inst.url + next_path
     assert r.headers["Content-Type"] == "text/html; charset=utf-8"
     return s

@@ -4,6 +4,16 @@
  * COFFER_TEST_PG_DSN names a server (tests/with-pg starts one).  Each test
  * program makes its own database there, so programs never see each other's
  * tables, and drops it at the end.  Blocking libpq is fine in a test.
+ *
+ * The one policy for a missing server, in every test program: when
+ * COFFER_TEST_PG_DSN is unset, or names a server that does not answer,
+ * pgtest_server() says why and each PostgreSQL test is reported skipped
+ * by name ("ok N - name # SKIP no PostgreSQL (...)", test.h): neither a
+ * failure nor a pass, so a run without a server still shows what it did
+ * not test.  `make check` always runs under tests/with-pg, and
+ * tests/run-unit reports the skips apart, so none should appear there.
+ * Once a server answers, anything that goes wrong with it (CREATE
+ * DATABASE, say) is a failure like any other.
  */
 #ifndef COFFER_PGTEST_H
 #define COFFER_PGTEST_H
@@ -14,6 +24,39 @@
 #include <unistd.h>
 
 #include <libpq-fe.h>
+
+#define PGTEST_UNSET	"no PostgreSQL (COFFER_TEST_PG_DSN unset)"
+
+/*
+ * The server's conninfo (COFFER_TEST_PG_DSN), or NULL when the PostgreSQL
+ * tests are to be skipped; *why is then the skip reason, on one line.
+ */
+static inline const char *
+pgtest_server(const char **why)
+{
+	static char reason[256];
+	const char *dsn = getenv("COFFER_TEST_PG_DSN");
+	char msg[160];
+	PGconn *c;
+
+	if (dsn == NULL || *dsn == '\0') {
+		*why = PGTEST_UNSET;
+		return NULL;
+	}
+	c = PQconnectdb(dsn);
+	if (PQstatus(c) != CONNECTION_OK) {
+		snprintf(msg, sizeof(msg), "%s", PQerrorMessage(c));
+		msg[strcspn(msg, "\n")] = '\0';	/* TAP: one line */
+		snprintf(reason, sizeof(reason),
+		    "no PostgreSQL (COFFER_TEST_PG_DSN does not answer: %s)", msg);
+		PQfinish(c);
+		*why = reason;
+		return NULL;
+	}
+	PQfinish(c);
+	*why = NULL;
+	return dsn;
+}
 
 /* A conninfo for a new empty database, or NULL (message printed). */
 static inline char *

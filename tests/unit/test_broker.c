@@ -1,21 +1,24 @@
 /*
  * test_broker.c -- the broker against a real PostgreSQL.
  *
- * The statement cache is tested on its own first.  The rest needs the
- * libpq conninfo in COFFER_TEST_PG_DSN (CI sets it; by hand:
- * `d=$(mktemp -d); chmod 755 $d; tests/pgtmp.sh start $d/pg`).  Without it
- * those tests are skipped with a note.
+ * The statement cache is tested on its own first.  Most of the rest needs
+ * the libpq conninfo in COFFER_TEST_PG_DSN (CI sets it; by hand:
+ * `d=$(mktemp -d); chmod 755 $d; tests/pgtmp.sh start $d/pg`); without a
+ * server those tests are skipped by name (pgtest.h).
  *
- * Each group of tests forks a broker with the settings it needs
- * (broker_main in the child, its log sent to a file in the temporary
- * runtime dir), waits for the ready byte, and then talks to it the way a
- * worker does, with plain blocking sockets and poll() deadlines.  A
- * direct libpq connection (application_name "coffer_test") checks what
- * the server really saw.  Nothing sleeps for a fixed time: every wait is
- * for a condition, with a deadline.
+ * The brokers the tests need are one named table, brokers[] at the end:
+ * each entry is a configuration ("default pool", "small pool", "short
+ * lease", ...) and the tests that run against it.  For each, a broker is
+ * forked with those settings (broker_main in the child, its log sent to
+ * a file in the temporary runtime dir); the tests wait for its ready byte
+ * and then talk to it the way a worker does, with plain blocking sockets
+ * and poll() deadlines.  A direct libpq connection (application_name
+ * "coffer_test") checks what the server really saw.  Nothing sleeps for a
+ * fixed time: every wait is for a condition, with a deadline.
  *
  * For debugging: COFFER_TEST_VERBOSE=1 shows the broker's log (at debug
- * level) on stderr; COFFER_TEST_GROUPS=bc runs only those broker groups.
+ * level) on stderr; COFFER_TEST_GROUPS=bc runs only the brokers with those
+ * letters (the others' tests are reported skipped).
  *
  * The tests run in a database of their own (pgtest.h), and every look at
  * pg_stat_activity is limited to it, so other programs using the same
@@ -114,22 +117,56 @@ ms_now(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/*
+ * One broker configuration and the tests that run against it.  Times are
+ * in ms; a field left 0 takes the value in brackets.
+ */
+struct broker_case {
+	const char	*name;
+	char		 group;		/* its letter in COFFER_TEST_GROUPS */
+	int		 pool_min, pool_max;
+	int64_t		 pool_timeout;
+	int64_t		 lease_timeout;
+	int64_t		 shutdown_timeout;	/* [5000] */
+	unsigned	 stmtcache_cap;		/* [the broker's own] */
+	int		 sqlite;		/* engine sqlite [postgres] */
+	const char	*postgres_dsn;		/* [our test database] */
+	int		 reload_file;		/* config file rundir/reload.conf */
+	int		 needs_server;		/* skipped without PostgreSQL */
+	const struct test_case *tests;
+};
+
+static const char *
+reload_path(void)
+{
+	static char path[320];
+
+	snprintf(path, sizeof(path), "%s/reload.conf", rundir);
+	return path;
+}
+
+/* cfg for broker case bc (config_free() it). */
 static void
-cfg_make(struct config *cfg, int pool_min, int pool_max, int64_t pool_timeout,
-	 int64_t lease_timeout)
+cfg_make(struct config *cfg, const struct broker_case *bc)
 {
 	config_defaults(cfg);
 	free(cfg->runtime_dir);
 	cfg->runtime_dir = xstrdup(rundir);
 	free(cfg->postgres_dsn);
-	cfg->postgres_dsn = xstrdup(dsn ? dsn : "");
-	cfg->engine = ENGINE_POSTGRES;
-	cfg->pool_min = pool_min;
-	cfg->pool_max = pool_max;
-	cfg->pool_timeout = pool_timeout;
-	cfg->lease_timeout = lease_timeout;
+	cfg->postgres_dsn = xstrdup(bc->postgres_dsn ? bc->postgres_dsn :
+	    dsn ? dsn : "");
+	cfg->engine = bc->sqlite ? ENGINE_SQLITE : ENGINE_POSTGRES;
+	cfg->pool_min = bc->pool_min;
+	cfg->pool_max = bc->pool_max;
+	cfg->pool_timeout = bc->pool_timeout;
+	cfg->lease_timeout = bc->lease_timeout;
 	cfg->statement_timeout = 0;
-	cfg->shutdown_timeout = 5000;
+	cfg->shutdown_timeout = bc->shutdown_timeout ? bc->shutdown_timeout :
+	    5000;
+	if (bc->reload_file) {
+		free(cfg->path);
+		cfg->path = xstrdup(reload_path());
+	}
 }
 
 /* Fork a broker on cfg; returns once it wrote its ready byte. */
@@ -584,7 +621,7 @@ S(const char *fmt)
 	return sqlbuf;
 }
 
-/* ---- tests with broker A: pool 1..4 ---- */
+/* ---- on the "default pool" broker ---- */
 
 TEST(hello_version_mismatch)
 {
@@ -626,10 +663,8 @@ TEST(foreign_uid_rejected)
 	pid_t pid;
 	int st;
 
-	if (geteuid() != 0) {
-		printf("# not root: skipped\n");
-		return;
-	}
+	if (geteuid() != 0)
+		SKIP("not root");
 	fflush(NULL);
 	pid = fork();
 	if (pid == 0) {
@@ -1197,7 +1232,7 @@ TEST(graceful_stop)
 	wc_close(&b);
 }
 
-/* ---- broker B: pool_max 2, pool_timeout 300 ms ---- */
+/* ---- on the "small pool" broker: pool_max 2, pool_timeout 300 ms ---- */
 
 TEST(pool_timeout_and_max)
 {
@@ -1261,7 +1296,7 @@ TEST(pool_timeout_and_max)
 	wc_close(&s);
 }
 
-/* ---- broker C: lease_timeout 300 ms ---- */
+/* ---- on the "short lease" broker: lease_timeout 300 ms ---- */
 
 TEST(lease_timeout)
 {
@@ -1309,7 +1344,7 @@ TEST(shutdown_timeout_rolls_back)
 	wc_close(&w);
 }
 
-/* ---- broker D: one connection, a statement cache of 4 ---- */
+/* ---- on the "small statement cache" broker: one connection, a cache of 4 ---- */
 
 TEST(stmtcache_evicts_on_server)
 {
@@ -1331,7 +1366,7 @@ TEST(stmtcache_evicts_on_server)
 	wc_close(&w);
 }
 
-/* ---- broker E: reload ---- */
+/* ---- on the "reloadable" broker: its config is a file ---- */
 
 TEST(reload_applies_pool_timeout)
 {
@@ -1340,9 +1375,8 @@ TEST(reload_applies_pool_timeout)
 	uint64_t la;
 	int64_t t0;
 	FILE *f;
-	char path[320];
+	const char *path = reload_path();
 
-	snprintf(path, sizeof(path), "%s/reload.conf", rundir);
 	CHECK_EQ_INT(wc_open(&a), ENGINE_POSTGRES);
 	CHECK_EQ_INT(wc_open(&b), ENGINE_POSTGRES);
 	la = begin(&a);
@@ -1371,7 +1405,7 @@ TEST(reload_applies_pool_timeout)
 	wc_close(&b);
 }
 
-/* ---- broker F: engine sqlite ---- */
+/* ---- on the "sqlite engine" broker ---- */
 
 TEST(sqlite_engine)
 {
@@ -1391,8 +1425,9 @@ TEST(sqlite_engine)
 	wc_close(&w);
 }
 
-/* ---- PostgreSQL down at start: the broker still starts, then recovers
- * (here: a DSN that cannot work, then the waiter learns why) ---- */
+/* ---- on the "unreachable server" broker: PostgreSQL down at start, the
+ * broker still starts, then recovers (here: a DSN that cannot work, then
+ * the waiter learns why) ---- */
 
 TEST(unavailable_server)
 {
@@ -1409,80 +1444,173 @@ TEST(unavailable_server)
 	wc_close(&w);
 }
 
-/* COFFER_TEST_GROUPS="bc" runs only those groups (for debugging). */
+/* ---- the brokers, by name ---- */
+
+static const struct test_case default_pool_tests[] = {
+	TEST_CASE(hello_version_mismatch),
+	TEST_CASE(socket_is_private),
+	TEST_CASE(foreign_uid_rejected),
+	TEST_CASE(query_outside_lease),
+	TEST_CASE(params_with_null),
+	TEST_CASE(prepared_statement_reuse),
+	TEST_CASE(script_query),
+	TEST_CASE(begin_commit_visible),
+	TEST_CASE(rollback_discards),
+	TEST_CASE(lease_queue_and_foreign),
+	TEST_CASE(concurrent_leases_isolated),
+	TEST_CASE(syntax_error),
+	TEST_CASE(commit_failure),
+	TEST_CASE(nul_in_parameter),
+	TEST_CASE(big_results),
+	TEST_CASE(malformed_frame_drops),
+	TEST_CASE(worker_disconnect_rolls_back),
+	TEST_CASE(broken_connections_recover),
+	TEST_CASE(graceful_stop),
+	{ NULL, NULL }
+};
+
+static const struct test_case small_pool_tests[] = {
+	TEST_CASE(pool_timeout_and_max),
+	{ NULL, NULL }
+};
+
+static const struct test_case short_lease_tests[] = {
+	TEST_CASE(lease_timeout),
+	TEST_CASE(shutdown_timeout_rolls_back),
+	{ NULL, NULL }
+};
+
+static const struct test_case small_stmtcache_tests[] = {
+	TEST_CASE(stmtcache_evicts_on_server),
+	{ NULL, NULL }
+};
+
+static const struct test_case reloadable_tests[] = {
+	TEST_CASE(reload_applies_pool_timeout),
+	{ NULL, NULL }
+};
+
+static const struct test_case sqlite_engine_tests[] = {
+	TEST_CASE(sqlite_engine),
+	{ NULL, NULL }
+};
+
+static const struct test_case unreachable_server_tests[] = {
+	TEST_CASE(unavailable_server),
+	{ NULL, NULL }
+};
+
+/*
+ * In the order they run.  The "sqlite engine" and "unreachable server"
+ * brokers never reach our database, so they run without PostgreSQL too.
+ */
+static const struct broker_case brokers[] = {
+	{ .name = "default pool", .group = 'a',
+	  .pool_min = 1, .pool_max = 4, .pool_timeout = 2000,
+	  .lease_timeout = 10000, .needs_server = 1,
+	  .tests = default_pool_tests },
+	{ .name = "small pool", .group = 'b',
+	  .pool_min = 0, .pool_max = 2, .pool_timeout = 300,
+	  .lease_timeout = 10000, .needs_server = 1,
+	  .tests = small_pool_tests },
+	{ .name = "short lease", .group = 'c',
+	  .pool_min = 1, .pool_max = 2, .pool_timeout = 2000,
+	  .lease_timeout = 300, .shutdown_timeout = 300, .needs_server = 1,
+	  .tests = short_lease_tests },
+	{ .name = "small statement cache", .group = 'd',
+	  .pool_min = 1, .pool_max = 1, .pool_timeout = 2000,
+	  .lease_timeout = 10000, .stmtcache_cap = 4, .needs_server = 1,
+	  .tests = small_stmtcache_tests },
+	{ .name = "reloadable", .group = 'e',
+	  .pool_min = 1, .pool_max = 1, .pool_timeout = 3000,
+	  .lease_timeout = 10000, .reload_file = 1, .needs_server = 1,
+	  .tests = reloadable_tests },
+	{ .name = "sqlite engine", .group = 'f',
+	  .pool_min = 1, .pool_max = 4, .pool_timeout = 2000,
+	  .lease_timeout = 10000, .sqlite = 1,
+	  .tests = sqlite_engine_tests },
+	{ .name = "unreachable server", .group = 'g',
+	  .pool_min = 1, .pool_max = 2, .pool_timeout = 600,
+	  .lease_timeout = 10000,
+	  .postgres_dsn = "host=/nonexistent/dir port=1 user=nobody "
+	      "dbname=nothing",
+	  .tests = unreachable_server_tests },
+};
+
+/*
+ * Start the broker bc names, run its tests, stop it.  skip, when not
+ * NULL, is why its tests cannot run here.
+ */
 static void
-run_broker(char group, struct config *cfg, void (*tests)(void))
+run_broker(const struct broker_case *bc, const char *skip)
 {
 	const char *only = getenv("COFFER_TEST_GROUPS");
+	unsigned cap = pool_stmtcache_cap;
+	struct config cfg;
 
-	if (only && *only && strchr(only, group) == NULL) {
-		config_free(cfg);
+	if (skip == NULL && only && *only && strchr(only, bc->group) == NULL)
+		skip = "not in COFFER_TEST_GROUPS";
+	if (skip != NULL) {
+		test_run_cases(bc->tests, skip);
 		return;
 	}
-	if (broker_start(cfg) < 0) {
-		printf("# broker did not start\n");
-		test_failed_total++;
-		return;
+	printf("# broker \"%s\" (%c): pool %d..%d, pool_timeout %" PRId64
+	    " ms, lease_timeout %" PRId64 " ms\n", bc->name, bc->group,
+	    bc->pool_min, bc->pool_max, bc->pool_timeout, bc->lease_timeout);
+	cfg_make(&cfg, bc);
+	if (bc->stmtcache_cap)
+		pool_stmtcache_cap = bc->stmtcache_cap;	/* read at fork */
+	if (broker_start(&cfg) < 0)
+		test_fail_cases(bc->tests, "the broker did not start");
+	else {
+		test_run_cases(bc->tests, NULL);
+		/* still running (not stopped by a test): stop it, cleanly */
+		if (broker_pid > 0 && waitpid(broker_pid, NULL, WNOHANG) == 0)
+			CHECK_EQ_INT(broker_stop(broker_pid), 0);
 	}
-	tests();
-	/* still running (not stopped by a test): stop it, cleanly */
-	if (broker_pid > 0 && waitpid(broker_pid, NULL, WNOHANG) == 0)
-		CHECK_EQ_INT(broker_stop(broker_pid), 0);
 	broker_pid = 0;
-	config_free(cfg);
+	pool_stmtcache_cap = cap;
+	config_free(&cfg);
 }
 
-static void
-tests_a(void)
+/*
+ * Our own database on the server, the direct connection to it and the
+ * test table; NULL, or what went wrong (a failure: the server answered).
+ */
+static const char *
+pg_setup(void)
 {
-	RUN(hello_version_mismatch);
-	RUN(socket_is_private);
-	RUN(foreign_uid_rejected);
-	RUN(query_outside_lease);
-	RUN(params_with_null);
-	RUN(prepared_statement_reuse);
-	RUN(script_query);
-	RUN(begin_commit_visible);
-	RUN(rollback_discards);
-	RUN(lease_queue_and_foreign);
-	RUN(concurrent_leases_isolated);
-	RUN(syntax_error);
-	RUN(commit_failure);
-	RUN(nul_in_parameter);
-	RUN(big_results);
-	RUN(malformed_frame_drops);
-	RUN(worker_disconnect_rolls_back);
-	RUN(broken_connections_recover);
-	RUN(graceful_stop);
-}
+	const char *keys[] = { "dbname", "application_name", NULL };
+	const char *vals[] = { NULL, "coffer_test", NULL };
 
-static void tests_b(void) { RUN(pool_timeout_and_max); }
-static void tests_c(void) { RUN(lease_timeout); RUN(shutdown_timeout_rolls_back); }
-static void tests_d(void) { RUN(stmtcache_evicts_on_server); }
-static void tests_e(void) { RUN(reload_applies_pool_timeout); }
-static void tests_f(void) { RUN(sqlite_engine); }
-static void tests_g(void) { RUN(unavailable_server); }
+	dsn = pgtest_create_db(server_dsn, "coffer_broker", dbname,
+	    sizeof(dbname));
+	if (dsn == NULL)
+		return "cannot create the test database";
+	vals[0] = dsn;
+	direct = PQconnectdbParams(keys, vals, 1);
+	if (PQstatus(direct) != CONNECTION_OK) {
+		printf("# cannot connect to %s: %s", dsn, PQerrorMessage(direct));
+		return "cannot connect to the test database";
+	}
+	PQclear(PQexec(direct, "SET client_min_messages = warning"));
+	if (!direct_ok(S("DROP TABLE IF EXISTS %T")) ||
+	    !direct_ok(S("CREATE TABLE %T (id int PRIMARY KEY, v text)"))) {
+		printf("# %s", PQerrorMessage(direct));
+		return "cannot create the test table";
+	}
+	return NULL;
+}
 
 int
 main(void)
 {
-	struct config cfg;
 	char tmpl[] = "/tmp/coffer-broker-test.XXXXXX";
-	const char *keys[] = { "dbname", "application_name", NULL };
-	const char *vals[] = { NULL, "coffer_test", NULL };
+	const char *skip, *failed = NULL;
+	size_t i;
 	int rc;
 
 	RUN(stmtcache_lru);
-	server_dsn = getenv("COFFER_TEST_PG_DSN");
-	if (server_dsn == NULL || *server_dsn == '\0') {
-		printf("# COFFER_TEST_PG_DSN is not set: PostgreSQL tests "
-		    "skipped\n");
-		return test_done();
-	}
-	dsn = pgtest_create_db(server_dsn, "coffer_broker", dbname,
-	    sizeof(dbname));
-	if (dsn == NULL)
-		return 1;
 	if (mkdtemp(tmpl) == NULL) {
 		perror("mkdtemp");
 		return 1;
@@ -1493,59 +1621,28 @@ main(void)
 		return 1;
 	snprintf(logpath, sizeof(logpath), "%s/broker.log", rundir);
 	snprintf(table, sizeof(table), "coffer_broker_test_%d", (int)getpid());
-	vals[0] = dsn;
-	direct = PQconnectdbParams(keys, vals, 1);
-	if (PQstatus(direct) != CONNECTION_OK) {
-		printf("# cannot connect to %s: %s", dsn, PQerrorMessage(direct));
+
+	if ((server_dsn = pgtest_server(&skip)) != NULL)
+		failed = pg_setup();
+	for (i = 0; i < sizeof(brokers) / sizeof(brokers[0]); i++) {
+		const struct broker_case *bc = &brokers[i];
+
+		if (bc->needs_server && failed != NULL)
+			test_fail_cases(bc->tests, failed);
+		else
+			run_broker(bc, bc->needs_server ? skip : NULL);
+	}
+
+	if (direct != NULL)
 		PQfinish(direct);
-		return 1;
-	}
-	PQclear(PQexec(direct, "SET client_min_messages = warning"));
-	if (!direct_ok(S("DROP TABLE IF EXISTS %T")) ||
-	    !direct_ok(S("CREATE TABLE %T (id int PRIMARY KEY, v text)"))) {
-		printf("# cannot create the test table: %s",
-		    PQerrorMessage(direct));
-		return 1;
-	}
-
-	cfg_make(&cfg, 1, 4, 2000, 10000);
-	run_broker('a', &cfg, tests_a);
-	cfg_make(&cfg, 0, 2, 300, 10000);
-	run_broker('b', &cfg, tests_b);
-	cfg_make(&cfg, 1, 2, 2000, 300);
-	cfg.shutdown_timeout = 300;
-	run_broker('c', &cfg, tests_c);
-	pool_stmtcache_cap = 4;
-	cfg_make(&cfg, 1, 1, 2000, 10000);
-	run_broker('d', &cfg, tests_d);
-	pool_stmtcache_cap = 1024;
-	cfg_make(&cfg, 1, 1, 3000, 10000);
-	{
-		char path[320];
-
-		snprintf(path, sizeof(path), "%s/reload.conf", rundir);
-		free(cfg.path);
-		cfg.path = xstrdup(path);
-	}
-	run_broker('e', &cfg, tests_e);
-	cfg_make(&cfg, 1, 4, 2000, 10000);
-	cfg.engine = ENGINE_SQLITE;
-	run_broker('f', &cfg, tests_f);
-	cfg_make(&cfg, 1, 2, 600, 10000);
-	free(cfg.postgres_dsn);
-	cfg.postgres_dsn = xstrdup("host=/nonexistent/dir port=1 user=nobody "
-	    "dbname=nothing");
-	run_broker('g', &cfg, tests_g);
-
-	PQfinish(direct);
-	pgtest_drop_db(server_dsn, dbname);
+	if (dsn != NULL)
+		pgtest_drop_db(server_dsn, dbname);
 	free(dsn);
 	rc = test_done();
 	if (rc == 0) {
 		unlink(logpath);
 		unlink(sockpath);
-		snprintf(sqlbuf, sizeof(sqlbuf), "%s/reload.conf", rundir);
-		unlink(sqlbuf);
+		unlink(reload_path());
 		rmdir(rundir);
 	} else {
 		printf("# broker log: %s\n", logpath);

@@ -683,14 +683,30 @@ TEST(sqlite_busy_is_bounded)
 	close(p[0]);
 }
 
-TEST(setup_failed)
-{
-	CHECK(!"the engine could be set up");
-}
+/* Both engines run the contracts; only PostgreSQL has a pool and a broker. */
+static const struct test_case sqlite_cases[] = {
+	TEST_CASE_AS(contracts, "contracts (sqlite)"),
+	TEST_CASE_AS(transactions, "transactions (sqlite)"),
+	TEST_CASE_AS(isolation, "isolation (sqlite)"),
+	TEST_CASE_AS(sqlite_busy_is_bounded, "busy timeout (sqlite)"),
+	{ NULL, NULL }
+};
+
+static const struct test_case pg_cases[] = {
+	TEST_CASE_AS(contracts, "contracts (postgres)"),
+	TEST_CASE_AS(transactions, "transactions (postgres)"),
+	TEST_CASE_AS(isolation, "isolation (postgres)"),
+	TEST_CASE_AS(pool_is_bounded, "pool bound (postgres)"),
+	TEST_CASE_AS(lease_timeout_rolls_back, "lease timeout (postgres)"),
+	TEST_CASE_AS(broker_restart, "broker restart (postgres)"),
+	{ NULL, NULL }
+};
 
 int
 main(void)
 {
+	const char *server, *why;
+
 	snprintf(tmpdir, sizeof(tmpdir), "/tmp/coffer-test-db.XXXXXX");
 	if (mkdtemp(tmpdir) == NULL)
 		return 1;
@@ -701,35 +717,24 @@ main(void)
 	prepare_all();
 
 	if (setup(ENGINE_SQLITE) == 0) {
-		RUN_AS(contracts, "contracts (sqlite)");
-		RUN_AS(transactions, "transactions (sqlite)");
-		RUN_AS(isolation, "isolation (sqlite)");
-		RUN_AS(sqlite_busy_is_bounded, "busy timeout (sqlite)");
+		test_run_cases(sqlite_cases, NULL);
 		teardown();
-	} else {
-		RUN_AS(setup_failed, "set-up (sqlite)");
-	}
+	} else
+		test_fail_cases(sqlite_cases, "the engine could not be set up");
 
-	pg_dsn = getenv("COFFER_TEST_PG_DSN");
-	if (pg_dsn == NULL || *pg_dsn == '\0') {
-		printf("# COFFER_TEST_PG_DSN is not set: run under tests/with-pg\n");
-		RUN_AS(setup_failed, "set-up (postgres)");
-	} else {
-		char *admin = pg_dsn;
-
-		pg_dsn = pgtest_create_db(admin, "coffer_db", pg_dbname, sizeof(pg_dbname));
+	if ((server = pgtest_server(&why)) == NULL)
+		test_run_cases(pg_cases, why);
+	else {
+		pg_dsn = pgtest_create_db(server, "coffer_db", pg_dbname,
+		    sizeof(pg_dbname));
 		if (pg_dsn && setup(ENGINE_POSTGRES) == 0) {
-			RUN_AS(contracts, "contracts (postgres)");
-			RUN_AS(transactions, "transactions (postgres)");
-			RUN_AS(isolation, "isolation (postgres)");
-			RUN_AS(pool_is_bounded, "pool bound (postgres)");
-			RUN_AS(lease_timeout_rolls_back, "lease timeout (postgres)");
-			RUN_AS(broker_restart, "broker restart (postgres)");
+			test_run_cases(pg_cases, NULL);
 			teardown();
 		} else
-			RUN_AS(setup_failed, "set-up (postgres)");
+			test_fail_cases(pg_cases, "the engine could not be set up");
 		if (pg_dsn)
-			pgtest_drop_db(admin, pg_dbname);
+			pgtest_drop_db(server, pg_dbname);
+		free(pg_dsn);
 	}
 	return test_done();
 }

@@ -3,10 +3,10 @@
  *
  * SQLite tests run in a fresh temporary directory each.  PostgreSQL tests
  * run when COFFER_TEST_PG_DSN names a server (the harness sets it; try
- * with `tests/pgtmp.sh start DIR`): each creates its own uniquely named
- * database over that DSN and drops it afterwards, so runs never see each
- * other's leftovers.  The tests that need no server (the conninfo is
- * never leaked) always run.
+ * with `tests/pgtmp.sh start DIR`), and are skipped by name otherwise
+ * (pgtest.h): each creates its own uniquely named database over that DSN
+ * and drops it afterwards, so runs never see each other's leftovers.  The
+ * tests that need no server (the conninfo is never leaked) always run.
  *
  * Beside the runner they check the schema's own promises: every table is
  * there, the same columns exist on both engines, the cascades remove what
@@ -27,6 +27,7 @@
 
 #include "src/log.h"
 #include "src/db/migrate.h"
+#include "tests/unit/pgtest.h"
 #include "tests/unit/test.h"
 #include "src/util.h"
 
@@ -971,9 +972,20 @@ TEST(pg_concurrent)
 	pgdb_drop(&d);
 }
 
+/* Each creates and drops databases of its own over pg_dsn. */
+static const struct test_case pg_cases[] = {
+	TEST_CASE(pg_fresh_twice_newer_cascade),
+	TEST_CASE(pg_same_columns_as_sqlite),
+	TEST_CASE(pg_failure_rolls_back),
+	TEST_CASE(pg_concurrent),
+	{ NULL, NULL }
+};
+
 int
 main(void)
 {
+	const char *why;
+
 	log_set_level(LL_WARN);
 
 	RUN(embedded_lists_agree);
@@ -988,23 +1000,19 @@ main(void)
 	RUN(sqlite_bad_path);
 	RUN(pg_conninfo_never_leaks);
 
-	pg_dsn = getenv("COFFER_TEST_PG_DSN");
-	if (pg_dsn == NULL || *pg_dsn == '\0') {
-		printf("# COFFER_TEST_PG_DSN unset: PostgreSQL tests skipped\n");
+	if ((pg_dsn = pgtest_server(&why)) == NULL) {
+		test_run_cases(pg_cases, why);
 		return test_done();
 	}
 	pg_admin = PQconnectdb(pg_dsn);
 	if (PQstatus(pg_admin) != CONNECTION_OK) {
-		printf("# COFFER_TEST_PG_DSN: %s", PQerrorMessage(pg_admin));
+		/* it answered pgtest_server() a moment ago: a real failure */
+		test_fail_cases(pg_cases, PQerrorMessage(pg_admin));
 		PQfinish(pg_admin);
-		test_failed_total++;
 		return test_done();
 	}
 	PQsetNoticeProcessor(pg_admin, quiet, NULL);
-	RUN(pg_fresh_twice_newer_cascade);
-	RUN(pg_same_columns_as_sqlite);
-	RUN(pg_failure_rolls_back);
-	RUN(pg_concurrent);
+	test_run_cases(pg_cases, NULL);
 	PQfinish(pg_admin);
 	return test_done();
 }
