@@ -1,5 +1,7 @@
 /*
- * http.c -- answering requests: JSON bodies and the error shape of docs/API.md.
+ * http.c -- answering requests: JSON bodies and the error shape of
+ * docs/API.md; reading query parameters and cursors, so every route
+ * accepts and refuses them alike.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -11,7 +13,9 @@
 #include <event2/http.h>
 
 #include "worker/http.h"
+#include "src/crypto.h"
 #include "src/log.h"
+#include "src/util.h"
 
 static const struct {
 	int status;
@@ -149,6 +153,142 @@ const char *
 http_query(struct req *r, const char *name)
 {
 	return evhttp_find_header(&r->query, name);
+}
+
+int
+http_query_int(struct req *r, const char *name, int64_t min, int64_t max,
+	       int64_t dflt, int64_t *out)
+{
+	const char *s = http_query(r, name);
+	long long v = 0;
+	char *end;
+	int ok;
+
+	*out = dflt;
+	if (s == NULL)
+		return 0;
+	/* Decimal digits after an optional minus: strtoll alone would also
+	 * take leading blanks and a plus sign. */
+	ok = *s == '-' || (*s >= '0' && *s <= '9');
+	if (ok) {
+		errno = 0;
+		v = strtoll(s, &end, 10);
+		ok = errno == 0 && end != s && *end == '\0' && v >= min && v <= max;
+	}
+	if (!ok) {
+		http_error(r, 400, NULL, "%s must be an integer from %lld to %lld",
+		    name, (long long)min, (long long)max);
+		return -1;
+	}
+	*out = (int64_t)v;
+	return 0;
+}
+
+int
+http_query_enum(struct req *r, const char *name, const char *const *names,
+		size_t n, int dflt, int *out)
+{
+	const char *s = http_query(r, name);
+	char list[256];
+	size_t len = 0;
+
+	*out = dflt;
+	if (s == NULL)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(s, names[i]) == 0) {
+			*out = (int)i;
+			return 0;
+		}
+	/* "a, b or c" */
+	list[0] = '\0';
+	for (size_t i = 0; i < n && len < sizeof(list); i++)
+		len += (size_t)snprintf(list + len, sizeof(list) - len, "%s%s",
+		    i == 0 ? "" : i + 1 == n ? " or " : ", ", names[i]);
+	http_error(r, 400, NULL, "%s must be %s", name, list);
+	return -1;
+}
+
+/* ---- cursors: <tag><id>[:<hex of key>] ---- */
+
+json_t *
+http_cursor_json(const char *tag, int64_t id, const char *key)
+{
+	size_t klen = key ? strlen(key) : 0, len;
+	char *text;
+	json_t *out;
+
+	/* A key longer than HTTP_CURSOR_KEY_MAX would be refused when it
+	 * comes back; sort keys are names, far shorter. */
+	len = strlen(tag) + 21 + 1 + 2 * klen + 1;
+	text = xmalloc(len);
+	snprintf(text, len, "%s%lld%s", tag, (long long)id, key ? ":" : "");
+	if (key != NULL)
+		crypto_hex(key, klen, text + strlen(text));
+	out = json_string(text);
+	free(text);
+	return out;
+}
+
+static int
+hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+void
+http_bad_cursor(struct req *r)
+{
+	http_error(r, 400, NULL, "cursor is not one this server gave for this query");
+}
+
+int
+http_query_cursor(struct req *r, const char *tag, struct http_cursor *c)
+{
+	const char *s = http_query(r, "cursor"), *p;
+	size_t tlen = strlen(tag), n;
+	char *end;
+
+	c->id = 0;
+	c->key = NULL;
+	c->buf[0] = '\0';
+	if (s == NULL || *s == '\0')
+		return 0;
+	p = s + tlen;
+	/* Only the spelling the encoder writes: digits, no sign, no leading
+	 * zero. */
+	if (strncmp(s, tag, tlen) != 0 || *p < '0' || *p > '9')
+		goto bad;
+	errno = 0;
+	c->id = strtoll(p, &end, 10);
+	if (errno || (*p == '0' && end - p > 1))
+		goto bad;
+	if (*end == '\0')
+		return 1;
+	if (*end != ':')
+		goto bad;
+	p = end + 1;
+	n = strlen(p);
+	if (n % 2 || n / 2 > HTTP_CURSOR_KEY_MAX)
+		goto bad;
+	for (size_t i = 0; i < n / 2; i++) {
+		int hi = hexval(p[2 * i]), lo = hexval(p[2 * i + 1]);
+
+		/* No NUL inside: the key is a C string. */
+		if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
+			goto bad;
+		c->buf[i] = (char)(hi << 4 | lo);
+	}
+	c->buf[n / 2] = '\0';
+	c->key = c->buf;
+	return 1;
+bad:
+	http_bad_cursor(r);
+	return -1;
 }
 
 json_t *

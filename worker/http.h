@@ -10,6 +10,18 @@
  * shape of docs/API.md "Errors" {"error": {"code", "message"}}.  A request is answered at
  * most once; later answers are ignored (and logged at debug), which lets
  * the router add a 500 when a handler returned without answering.
+ *
+ * Query parameters are read the same way on every route: http_query_int()
+ * and http_query_enum() take an absent parameter as its default and answer
+ * anything else that is not valid with 400 bad_request naming it (the
+ * request line, not a body, is wrong).  Paged lists hand out cursors made
+ * by http_cursor_json() and read them back with http_query_cursor(): a
+ * cursor says where the previous page ended, as
+ *	<tag><id>[:<hex of key>]
+ * the last row's id and, for lists sorted by something else, its sort key;
+ * the tag names the list and its ordering, so a cursor from another
+ * ordering is refused rather than resuming at the wrong place.  Clients
+ * treat cursors as opaque (docs/API.md).
  */
 #ifndef COFFER_HTTP_H
 #define COFFER_HTTP_H
@@ -23,6 +35,8 @@
 #include "src/db/db.h"
 
 #define REQ_MAX_PARAMS 4
+
+#define HTTP_CURSOR_KEY_MAX 1100	/* bytes of a cursor's sort key */
 
 enum listener_kind { LISTENER_MAIN = 1, LISTENER_ADMIN = 2 };
 
@@ -75,5 +89,43 @@ int64_t http_path_id(const char *s);
 
 /* A query-string parameter, or NULL. */
 const char *http_query(struct req *r, const char *name);
+
+/*
+ * The integer query parameter name, from min to max, into *out; dflt when
+ * it is absent.  0, or -1 after answering 400 "name must be an integer
+ * from min to max".
+ */
+int http_query_int(struct req *r, const char *name, int64_t min, int64_t max,
+		   int64_t dflt, int64_t *out);
+
+/*
+ * The query parameter name as one of names[0..n), its index into *out;
+ * dflt when it is absent.  0, or -1 after answering 400 "name must be a,
+ * b or c".
+ */
+int http_query_enum(struct req *r, const char *name, const char *const *names,
+		    size_t n, int dflt, int *out);
+
+/* Where the previous page ended, from a cursor (see above). */
+struct http_cursor {
+	int64_t id;			/* the last row's id, >= 0 */
+	const char *key;		/* its sort key, or NULL; into buf */
+	char buf[HTTP_CURSOR_KEY_MAX + 1];
+};
+
+/* The cursor resuming after the row id with sort key key (NULL: none) of
+ * the list tag (letters), as a new JSON string. */
+json_t *http_cursor_json(const char *tag, int64_t id, const char *key);
+
+/*
+ * The "cursor" query parameter, made by http_cursor_json() with the same
+ * tag, into *c.  1, or 0 when it is absent or "" (the first page), or -1
+ * after answering 400 (http_bad_cursor).
+ */
+int http_query_cursor(struct req *r, const char *tag, struct http_cursor *c);
+
+/* Answer 400: the cursor is not one this server gave for this list (also
+ * for callers finding its id or key out of place). */
+void http_bad_cursor(struct req *r);
 
 #endif

@@ -20,12 +20,13 @@
  * stranger learns nothing from a 422 either.
  *
  * The table at the end says so row by row, and the router enforces it
- * before a handler runs (r->group_id, r->role).  Each handler reads
- * straight down: read the body, one store call, answer.  The JSON of a Group is built by group_json() and of a Member by
- * member_json(), used by every route returning one.
+ * before a handler runs (r->group_id, r->role); what is left here are the
+ * rules about the *target* of a change (an admin removes plain members
+ * only, nobody removes the owner).  Each handler reads straight down: read
+ * the body, one store call, answer.  The JSON of a Group is built by
+ * group_json() and of a Member by member_json(), used by every route
+ * returning one.
  */
-#include <errno.h>
-#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -41,22 +42,34 @@
 
 #define MAX_CHARS	50	/* characters named in one request */
 
-/* The Group (docs/API.md "Resources") from row i of a store_groups Group result; join_code
- * only for owner and admins. */
+/*
+ * The Group (docs/API.md "Resources") from row i of a store_groups Group
+ * result; join_code only for owner and admins.  With tot, a
+ * store_vault_totals row, also the summary GET /groups/{id} adds.
+ */
 static json_t *
-group_json(const struct db_result *rows, int i)
+group_json(const struct db_result *rows, int i, const struct db_result *tot)
 {
-	const char *role = db_text(rows, i, 3);
+	const char *role = db_text(rows, i, GROUP_ROLE);
 	json_t *g = json_pack("{s:I,s:s,s:I,s:s,s:I,s:o}",
-	    "id", (json_int_t)db_int(rows, i, 0),
-	    "name", db_text(rows, i, 1),
-	    "owner_id", (json_int_t)db_int(rows, i, 2),
+	    "id", (json_int_t)db_int(rows, i, GROUP_ID),
+	    "name", db_text(rows, i, GROUP_NAME),
+	    "owner_id", (json_int_t)db_int(rows, i, GROUP_OWNER_ID),
 	    "role", role,
-	    "member_count", (json_int_t)db_int(rows, i, 4),
-	    "created_at", http_json_time(rows, i, 5));
+	    "member_count", (json_int_t)db_int(rows, i, GROUP_MEMBER_COUNT),
+	    "created_at", http_json_time(rows, i, GROUP_CREATED_AT));
 
 	if (strcmp(role, "member") != 0)
-		json_object_set_new(g, "join_code", json_string(db_text(rows, i, 6)));
+		json_object_set_new(g, "join_code",
+		    json_string(db_text(rows, i, GROUP_JOIN_CODE)));
+	if (tot != NULL) {
+		json_object_set_new(g, "item_count",
+		    json_integer(db_int(tot, 0, VAULT_TOTALS_ITEM_COUNT)));
+		json_object_set_new(g, "total_value",
+		    json_integer(db_int(tot, 0, VAULT_TOTALS_TOTAL_VALUE)));
+		json_object_set_new(g, "last_sync_at",
+		    http_json_time(tot, 0, VAULT_TOTALS_LAST_SYNC_AT));
+	}
 	return g;
 }
 
@@ -64,19 +77,19 @@ group_json(const struct db_result *rows, int i)
 static json_t *
 member_json(const struct db_result *members, int i, const struct db_result *chars)
 {
-	int64_t uid = db_int(members, i, 0);
+	int64_t uid = db_int(members, i, MEMBER_USER_ID);
 	json_t *list = json_array();
 
 	for (int j = 0; j < db_nrows(chars); j++)
-		if (db_int(chars, j, 0) == uid)
+		if (db_int(chars, j, SHARED_USER_ID) == uid)
 			json_array_append_new(list, json_pack("{s:s,s:o}",
-			    "name", db_text(chars, j, 1),
-			    "last_sync_at", http_json_time(chars, j, 2)));
+			    "name", db_text(chars, j, SHARED_NAME),
+			    "last_sync_at", http_json_time(chars, j, SHARED_LAST_SYNC_AT)));
 	return json_pack("{s:I,s:s,s:s,s:o,s:o}",
 	    "user_id", (json_int_t)uid,
-	    "display_name", db_text(members, i, 1),
-	    "role", db_text(members, i, 2),
-	    "joined_at", http_json_time(members, i, 3),
+	    "display_name", db_text(members, i, MEMBER_DISPLAY_NAME),
+	    "role", db_text(members, i, MEMBER_ROLE),
+	    "joined_at", http_json_time(members, i, MEMBER_JOINED_AT),
 	    "characters", list);
 }
 
@@ -131,30 +144,18 @@ static void
 reply_group(struct req *r, int status, int64_t group_id, int extra)
 {
 	struct db_result *row = NULL, *tot = NULL;
-	json_t *g;
 	int rc = store_groups_get(group_id, r->user_id, &row);
 
-	if (rc <= 0) {
-		if (rc < 0)
-			http_db_error(r);
-		else	/* removed meanwhile */
-			http_error(r, 404, NULL, "no such group");
-		return;
-	}
-	g = group_json(row, 0);
+	if (rc > 0 && extra && store_vault_totals(group_id, NULL, NULL, &tot) < 0)
+		rc = -1;
+	if (rc < 0)
+		http_db_error(r);
+	else if (rc == 0)	/* removed meanwhile */
+		http_error(r, 404, NULL, "no such group");
+	else
+		http_reply_json(r, status, group_json(row, 0, tot));
 	db_result_free(row);
-	if (extra) {
-		if (store_vault_totals(group_id, NULL, NULL, &tot) < 0) {
-			json_decref(g);
-			http_db_error(r);
-			return;
-		}
-		json_object_set_new(g, "item_count", json_integer(db_int(tot, 0, 0)));
-		json_object_set_new(g, "total_value", json_integer(db_int(tot, 0, 1)));
-		json_object_set_new(g, "last_sync_at", http_json_time(tot, 0, 3));
-		db_result_free(tot);
-	}
-	http_reply_json(r, status, g);
+	db_result_free(tot);
 }
 
 /* Answer 200 with user_id's Member entry in group_id. */
@@ -175,9 +176,11 @@ reply_member(struct req *r, int64_t group_id, int64_t user_id)
 	db_result_free(chars);
 }
 
-/* Answer 200 {"groups": [...]} with the caller's groups. */
+/* ---- /api/v1/groups ---- */
+
+/* GET /groups and the plugin's GET /sync/groups: the caller's groups. */
 static void
-reply_groups(struct req *r)
+groups_list(struct req *r)
 {
 	struct db_result *rows = NULL;
 	json_t *list;
@@ -188,17 +191,9 @@ reply_groups(struct req *r)
 	}
 	list = json_array();
 	for (int i = 0; i < db_nrows(rows); i++)
-		json_array_append_new(list, group_json(rows, i));
+		json_array_append_new(list, group_json(rows, i, NULL));
 	db_result_free(rows);
 	http_reply_json(r, 200, json_pack("{s:o}", "groups", list));
-}
-
-/* ---- /api/v1/groups ---- */
-
-static void
-groups_list(struct req *r)
-{
-	reply_groups(r);
 }
 
 static void
@@ -266,15 +261,12 @@ out:
 	json_decref(body);
 }
 
-/* ---- /api/v1/groups/{id} ---- */
+/* ---- /api/v1/groups/{id}: the router set r->group_id and r->role ---- */
 
 static void
 group_get(struct req *r)
 {
-	int64_t id;
-
-	id = r->group_id;
-	reply_group(r, 200, id, 1);
+	reply_group(r, 200, r->group_id, 1);
 }
 
 static void
@@ -283,10 +275,7 @@ group_patch(struct req *r)
 	static const char *const allowed[] = { "name", NULL };
 	const char *name;
 	json_t *body;
-	int64_t id;
-	int rc;
 
-	id = r->group_id;
 	body = validate_body(r);
 	if (body == NULL)
 		return;
@@ -294,11 +283,11 @@ group_patch(struct req *r)
 	    validate_string(r, body, "name", 1, 1,
 	    (size_t)worker_config()->max_name_length, &name) < 0)
 		goto out;
-	rc = store_groups_rename(id, name);
-	if (rc < 0)
+	/* Deleted meanwhile: reply_group answers 404. */
+	if (store_groups_rename(r->group_id, name) < 0)
 		http_db_error(r);
 	else
-		reply_group(r, 200, id, 0);
+		reply_group(r, 200, r->group_id, 0);
 out:
 	json_decref(body);
 }
@@ -306,41 +295,29 @@ out:
 static void
 group_delete(struct req *r)
 {
-	int64_t id;
-
-	id = r->group_id;
-	if (store_groups_delete(id) < 0)
+	if (store_groups_delete(r->group_id) < 0)
 		http_db_error(r);
 	else
 		http_reply_json(r, 204, NULL);
 }
 
-/* The caller, whose role in group id is role, leaves it. */
+/* The caller leaves the group; also DELETE members/{their own id}. */
 static void
-leave(struct req *r, int64_t id, const char *role)
+group_leave(struct req *r)
 {
 	int rc;
 
-	if (strcmp(role, "owner") == 0) {
+	if (strcmp(r->role, "owner") == 0) {
 		http_error(r, 409, NULL, "the owner must transfer the group before leaving");
 		return;
 	}
-	rc = store_groups_remove(id, r->user_id, 0);
+	rc = store_groups_remove(r->group_id, r->user_id, 0);
 	if (rc < 0)
 		http_db_error(r);
 	else if (rc == 0)	/* made owner meanwhile */
 		http_error(r, 409, NULL, "the owner must transfer the group before leaving");
 	else
 		http_reply_json(r, 204, NULL);
-}
-
-static void
-group_leave(struct req *r)
-{
-	int64_t id;
-
-	id = r->group_id;
-	leave(r, id, r->role);
 }
 
 /* ---- roster and members ---- */
@@ -350,10 +327,8 @@ group_roster(struct req *r)
 {
 	struct db_result *members = NULL, *chars = NULL;
 	json_t *list;
-	int64_t id;
 
-	id = r->group_id;
-	if (store_groups_roster(id, 0, &members, &chars) < 0) {
+	if (store_groups_roster(r->group_id, 0, &members, &chars) < 0) {
 		http_db_error(r);
 		return;
 	}
@@ -369,37 +344,37 @@ static void
 members_me_put(struct req *r)
 {
 	static const char *const allowed[] = { "characters", NULL };
-	int64_t ids[MAX_CHARS], id;
+	int64_t ids[MAX_CHARS];
 	json_t *body;
 	int n, rc;
 
-	id = r->group_id;
 	body = validate_body(r);
 	if (body == NULL)
 		return;
 	if (validate_keys(r, body, allowed) < 0 || read_characters(r, body, 1, ids, &n) < 0)
 		goto out;
-	rc = store_groups_share(id, r->user_id, ids, n);
+	rc = store_groups_share(r->group_id, r->user_id, ids, n);
 	if (rc < 0)
 		http_db_error(r);
 	else if (rc == 0)	/* removed meanwhile */
 		http_error(r, 404, NULL, "no such group");
 	else
-		reply_member(r, id, r->user_id);
+		reply_member(r, r->group_id, r->user_id);
 out:
 	json_decref(body);
 }
 
+/* Only the owner gets here (the route's role), so naming oneself is
+ * naming the owner. */
 static void
 member_patch(struct req *r)
 {
 	static const char *const allowed[] = { "role", NULL };
 	const char *new_role;
 	json_t *body;
-	int64_t id, uid;
+	int64_t uid;
 	int rc;
 
-	id = r->group_id;
 	body = validate_body(r);
 	if (body == NULL)
 		return;
@@ -415,13 +390,13 @@ member_patch(struct req *r)
 		http_error(r, 409, NULL, "the owner's role changes only by a transfer");
 		goto out;
 	}
-	rc = uid ? store_groups_set_role(id, uid, new_role) : 0;
+	rc = uid ? store_groups_set_role(r->group_id, uid, new_role) : 0;
 	if (rc < 0)
 		http_db_error(r);
 	else if (rc == 0)
 		http_error(r, 404, NULL, "no such member");
 	else
-		reply_member(r, id, uid);
+		reply_member(r, r->group_id, uid);
 out:
 	json_decref(body);
 }
@@ -429,26 +404,25 @@ out:
 /*
  * Remove a member: the owner removes anyone but themselves (409: transfer
  * first), an admin removes plain members, and anyone may name themselves,
- * which is leaving.
+ * which is leaving.  The route lets every member in; the rest is here.
  */
 static void
 member_delete(struct req *r)
 {
 	char target[8];
-	int64_t id, uid;
+	int64_t uid;
 	int rc, admin;
 
-	id = r->group_id;
 	uid = http_path_id(r->param[1]);
 	if (uid == r->user_id) {
-		leave(r, id, r->role);
+		group_leave(r);
 		return;
 	}
 	if (!auth_role_at_least(r->role, ROLE_ADMIN)) {
 		http_error(r, 403, NULL, "your role in this group does not allow this");
 		return;
 	}
-	rc = uid ? store_groups_role(id, uid, target) : 0;
+	rc = uid ? store_groups_role(r->group_id, uid, target) : 0;
 	if (rc < 0) {
 		http_db_error(r);
 		return;
@@ -462,7 +436,7 @@ member_delete(struct req *r)
 		http_error(r, 403, NULL, "admins may remove members only");
 		return;
 	}
-	rc = store_groups_remove(id, uid, admin);
+	rc = store_groups_remove(r->group_id, uid, admin);
 	if (rc < 0)
 		http_db_error(r);
 	else if (rc == 0)	/* left, or promoted, meanwhile */
@@ -477,18 +451,16 @@ group_transfer(struct req *r)
 	static const char *const allowed[] = { "user_id", NULL };
 	json_int_t uid = 0;
 	json_t *body;
-	int64_t id;
 
-	id = r->group_id;
 	body = validate_body(r);
 	if (body == NULL)
 		return;
 	if (validate_keys(r, body, allowed) < 0 ||
 	    validate_int(r, body, "user_id", 1, 1, INT64_MAX, &uid) < 0)
 		goto out;
-	switch (store_groups_transfer(id, r->user_id, uid)) {
+	switch (store_groups_transfer(r->group_id, r->user_id, uid)) {
 	case STORE_TRANSFER_OK:
-		reply_group(r, 200, id, 0);
+		reply_group(r, 200, r->group_id, 0);
 		break;
 	case STORE_TRANSFER_NOT_MEMBER:
 		http_error(r, 422, NULL, "user_id must be a member of the group");
@@ -508,46 +480,32 @@ out:
 
 /* ---- join codes ---- */
 
+/* Answer a join code store call's rc and code. */
+static void
+reply_code(struct req *r, int rc, const char *code)
+{
+	if (rc < 0)
+		http_db_error(r);
+	else if (rc == 0)	/* deleted meanwhile */
+		http_error(r, 404, NULL, "no such group");
+	else
+		http_reply_json(r, 200, json_pack("{s:s}", "join_code", code));
+}
+
 static void
 code_get(struct req *r)
 {
 	char code[STORE_GROUPS_CODE_LEN + 1];
-	int64_t id;
-	int rc;
 
-	id = r->group_id;
-	rc = store_groups_code(id, code);
-	if (rc < 0)
-		http_db_error(r);
-	else if (rc == 0)
-		http_error(r, 404, NULL, "no such group");
-	else
-		http_reply_json(r, 200, json_pack("{s:s}", "join_code", code));
+	reply_code(r, store_groups_code(r->group_id, code), code);
 }
 
 static void
 code_rotate(struct req *r)
 {
 	char code[STORE_GROUPS_CODE_LEN + 1];
-	int64_t id;
-	int rc;
 
-	id = r->group_id;
-	rc = store_groups_rotate_code(id, code);
-	if (rc < 0)
-		http_db_error(r);
-	else if (rc == 0)
-		http_error(r, 404, NULL, "no such group");
-	else
-		http_reply_json(r, 200, json_pack("{s:s}", "join_code", code));
-}
-
-/* ---- the plugin's view ---- */
-
-static void
-sync_groups(struct req *r)
-{
-	reply_groups(r);
+	reply_code(r, store_groups_rotate_code(r->group_id, code), code);
 }
 
 const struct route routes_groups[] = {
@@ -570,6 +528,6 @@ const struct route routes_groups[] = {
 	{ EVHTTP_REQ_GET, "/api/v1/groups/{id}/join-code", MAIN, USER, ADMINS, code_get },
 	{ EVHTTP_REQ_POST, "/api/v1/groups/{id}/join-code/rotate",
 	    MAIN, SESSION, ADMINS, code_rotate },
-	{ EVHTTP_REQ_GET, "/api/v1/sync/groups", MAIN, USER, NONE, sync_groups },
+	{ EVHTTP_REQ_GET, "/api/v1/sync/groups", MAIN, USER, NONE, groups_list },
 	{ 0 },
 };

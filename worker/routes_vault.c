@@ -17,11 +17,11 @@
  *		STORE_VAULT_Q_MAX bytes; "" means no filter)
  *	container  one of the containers (docs/API.md "Resources") ("" means all)
  *	cursor	the next_cursor of the previous page
- * The cursor is the hex of "<sort><order>:<id>:<key>" (the last item's
- * sort key and id): opaque to clients, and checked against the request's
- * sort and order, so a cursor from another ordering is 400 rather than a
- * page that silently skips items.  Filters may change between pages; the
- * cursor only says where the previous page ended.
+ * The cursor (http.h) carries the last item's id and sort key, under the
+ * tag "<sort><order>" (first letters: "vd" for value desc), so a cursor
+ * from another ordering is 400 rather than a page that silently skips
+ * items.  Filters may change between pages; the cursor only says where the
+ * previous page ended.
  *
  * The page is fetched with limit + 1 rows: the extra row only tells
  * whether a next page exists.  total_value and item_count come from one
@@ -33,25 +33,23 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "src/crypto.h"
 #include "src/db/db.h"
-#include "src/store/groups.h"
+#include "src/store/containers.h"
 #include "src/store/vault.h"
 #include "src/util.h"
-#include "worker/auth.h"
 #include "worker/router.h"
 #include "worker/routes.h"
 
 #define LIMIT_DEFAULT	100
 #define LIMIT_MAX	500
-/* A cursor's plain text: sort, order, id and a key of at most 255 code
- * points of a lower-cased name (4 bytes each at worst); its hex twice that. */
-#define PLAIN_MAX	1100
-#define CURSOR_MAX	(2 * PLAIN_MAX)
 
+/* Indexed by enum vault_sort: the parameter's values, and the page column
+ * holding each one's key. */
 static const char *const sort_names[] = { "value", "qty", "name", "id" };
-static const char *const containers[] = { "inventory", "equipment", "bank",
-	"group_storage", "seed_vault", "rune_pouch", "quiver", "looting_bag" };
+static const enum vault_page_col sort_cols[] = {
+	VAULT_PAGE_VALUE, VAULT_PAGE_QTY, VAULT_PAGE_SORT_NAME, VAULT_PAGE_ID
+};
+static const char *const order_names[] = { "asc", "desc" };	/* vq->desc */
 
 static json_t *
 text_json(const struct db_result *rows, int i, int col)
@@ -61,15 +59,15 @@ text_json(const struct db_result *rows, int i, int col)
 	return s ? json_string(s) : json_null();
 }
 
-/* A positive decimal id (or, with zero_ok, also 0) from a path segment;
+/* An item id from a path segment: decimal, 0 included, no leading zero;
  * -1 when it is not one (then 404). */
 static int64_t
-parse_id(const char *s, int zero_ok)
+parse_item_id(const char *s)
 {
 	char *end;
 	long long v;
 
-	if (s == NULL || *s < '0' || *s > '9' || (*s == '0' && (s[1] || !zero_ok)))
+	if (s == NULL || *s < '0' || *s > '9' || (*s == '0' && s[1]))
 		return -1;
 	errno = 0;
 	v = strtoll(s, &end, 10);
@@ -129,140 +127,93 @@ static json_t *
 item_json(const struct db_result *rows, int i)
 {
 	return json_pack("{s:I,s:o,s:I,s:I,s:I,s:o}",
-	    "id", (json_int_t)db_int(rows, i, 0),
-	    "name", text_json(rows, i, 1),
-	    "qty", (json_int_t)db_int(rows, i, 2),
-	    "unit_price", (json_int_t)db_int(rows, i, 3),
-	    "value", (json_int_t)db_int(rows, i, 4),
-	    "holders", holders_json(db_text(rows, i, 6)));
+	    "id", (json_int_t)db_int(rows, i, VAULT_PAGE_ID),
+	    "name", text_json(rows, i, VAULT_PAGE_NAME),
+	    "qty", (json_int_t)db_int(rows, i, VAULT_PAGE_QTY),
+	    "unit_price", (json_int_t)db_int(rows, i, VAULT_PAGE_UNIT_PRICE),
+	    "value", (json_int_t)db_int(rows, i, VAULT_PAGE_VALUE),
+	    "holders", holders_json(db_text(rows, i, VAULT_PAGE_HOLDERS)));
 }
 
 /* ---- the cursor ---- */
+
+/* The cursor tag of vq's sort and order: "vd" for value desc... */
+static void
+cursor_tag(const struct vault_query *vq, char tag[3])
+{
+	tag[0] = sort_names[vq->sort][0];
+	tag[1] = vq->desc ? 'd' : 'a';
+	tag[2] = '\0';
+}
 
 /* The cursor after row i of a page, as a new JSON string. */
 static json_t *
 cursor_json(const struct vault_query *vq, const struct db_result *rows, int i)
 {
-	char plain[PLAIN_MAX], *hex;
-	size_t n;
-	json_t *out;
-	char key[32];
+	enum vault_page_col col = sort_cols[vq->sort];
+	char tag[3], num[32];
+	const char *key = num;
 
+	cursor_tag(vq, tag);
 	if (vq->sort == VAULT_SORT_NAME)
-		n = (size_t)snprintf(plain, sizeof(plain), "%c%c:%lld:%s",
-		    sort_names[vq->sort][0], vq->desc ? 'd' : 'a',
-		    (long long)db_int(rows, i, 0), db_text(rows, i, 5));
-	else {
-		snprintf(key, sizeof(key), "%lld", (long long)db_int(rows, i,
-		    vq->sort == VAULT_SORT_VALUE ? 4 : vq->sort == VAULT_SORT_QTY ? 2 : 0));
-		n = (size_t)snprintf(plain, sizeof(plain), "%c%c:%lld:%s",
-		    sort_names[vq->sort][0], vq->desc ? 'd' : 'a',
-		    (long long)db_int(rows, i, 0), key);
-	}
-	if (n >= sizeof(plain))
-		n = sizeof(plain) - 1;
-	hex = xmalloc(2 * n + 1);
-	crypto_hex(plain, n, hex);
-	out = json_string(hex);
-	free(hex);
-	return out;
+		key = db_text(rows, i, col);
+	else
+		snprintf(num, sizeof(num), "%lld", (long long)db_int(rows, i, col));
+	return http_cursor_json(tag, db_int(rows, i, VAULT_PAGE_ID), key);
 }
 
+/*
+ * The cursor parameter into vq (after_*, has_cursor); a name key points
+ * into c.  0, or -1 after answering 400.
+ */
 static int
-hexval(char c)
+cursor_parse(struct req *r, struct vault_query *vq, struct http_cursor *c)
 {
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
+	char tag[3], *end;
+	int rc;
+
+	cursor_tag(vq, tag);
+	rc = http_query_cursor(r, tag, c);
+	if (rc <= 0)
+		return rc;
+	if (c->key == NULL)
+		goto bad;
+	if (vq->sort == VAULT_SORT_NAME)
+		vq->after_name = c->key;
+	else {
+		errno = 0;
+		vq->after_num = strtoll(c->key, &end, 10);
+		if (errno || *end || end == c->key)
+			goto bad;
+	}
+	vq->after_id = c->id;
+	vq->has_cursor = 1;
+	return 0;
+bad:
+	http_bad_cursor(r);
 	return -1;
 }
 
 /*
- * Decode cursor into vq (after_*, has_cursor); name keys go into buf.
- * 0, or -1 when it is not a cursor of this sort and order.
- */
-static int
-cursor_parse(const char *cursor, struct vault_query *vq, char *buf, size_t len)
-{
-	size_t n = strlen(cursor);
-	char *id, *key, *end;
-
-	if (n == 0 || n % 2 || n > CURSOR_MAX || n / 2 >= len)
-		return -1;
-	for (size_t i = 0; i < n / 2; i++) {
-		int hi = hexval(cursor[2 * i]), lo = hexval(cursor[2 * i + 1]);
-
-		if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
-			return -1;
-		buf[i] = (char)(hi << 4 | lo);
-	}
-	buf[n / 2] = '\0';
-	if (n / 2 < 5 || buf[0] != sort_names[vq->sort][0] ||
-	    buf[1] != (vq->desc ? 'd' : 'a') || buf[2] != ':')
-		return -1;
-	id = buf + 3;
-	key = strchr(id, ':');
-	if (key == NULL)
-		return -1;
-	*key++ = '\0';
-	errno = 0;
-	vq->after_id = strtoll(id, &end, 10);
-	if (errno || *end || end == id || vq->after_id < 0)
-		return -1;
-	if (vq->sort == VAULT_SORT_NAME)
-		vq->after_name = key;
-	else {
-		vq->after_num = strtoll(key, &end, 10);
-		if (errno || *end || end == key)
-			return -1;
-	}
-	vq->has_cursor = 1;
-	return 0;
-}
-
-/*
  * Fill vq from the query string.  0, or -1 after answering 400 naming the
- * parameter.  cursor_buf holds a decoded name key.
+ * parameter.  c holds a decoded name key.
  */
 static int
-parse_query(struct req *r, struct vault_query *vq, char *cursor_buf, size_t len)
+parse_query(struct req *r, struct vault_query *vq, struct http_cursor *c)
 {
 	const char *s;
-	char *end;
-	long v;
+	int64_t limit;
+	int sort, desc, i;
 
-	vq->sort = VAULT_SORT_VALUE;
-	vq->desc = 1;
-	vq->limit = LIMIT_DEFAULT;
-	if ((s = http_query(r, "sort")) != NULL) {
-		size_t i;
-
-		for (i = 0; i < ARRAY_SIZE(sort_names) && strcmp(s, sort_names[i]); i++)
-			;
-		if (i == ARRAY_SIZE(sort_names)) {
-			http_error(r, 400, NULL, "sort must be value, qty, name or id");
-			return -1;
-		}
-		vq->sort = (enum vault_sort)i;
-	}
-	if ((s = http_query(r, "order")) != NULL) {
-		if (strcmp(s, "asc") && strcmp(s, "desc")) {
-			http_error(r, 400, NULL, "order must be asc or desc");
-			return -1;
-		}
-		vq->desc = strcmp(s, "desc") == 0;
-	}
-	if ((s = http_query(r, "limit")) != NULL) {
-		errno = 0;
-		v = strtol(s, &end, 10);
-		if (errno || *end || end == s || v < 1 || v > LIMIT_MAX) {
-			http_error(r, 400, NULL, "limit must be an integer from 1 to %d",
-			    LIMIT_MAX);
-			return -1;
-		}
-		vq->limit = (int)v;
-	}
+	if (http_query_enum(r, "sort", sort_names, ARRAY_SIZE(sort_names),
+	    VAULT_SORT_VALUE, &sort) < 0 ||
+	    http_query_enum(r, "order", order_names, ARRAY_SIZE(order_names), 1,
+	    &desc) < 0 ||
+	    http_query_int(r, "limit", 1, LIMIT_MAX, LIMIT_DEFAULT, &limit) < 0)
+		return -1;
+	vq->sort = (enum vault_sort)sort;
+	vq->desc = desc;
+	vq->limit = (int)limit;
 	if ((s = http_query(r, "q")) != NULL && *s) {
 		if (strlen(s) > STORE_VAULT_Q_MAX) {
 			http_error(r, 400, NULL, "q must be at most %d bytes",
@@ -272,22 +223,13 @@ parse_query(struct req *r, struct vault_query *vq, char *cursor_buf, size_t len)
 		vq->q = s;
 	}
 	if ((s = http_query(r, "container")) != NULL && *s) {
-		size_t i;
-
-		for (i = 0; i < ARRAY_SIZE(containers) && strcmp(s, containers[i]); i++)
-			;
-		if (i == ARRAY_SIZE(containers)) {
+		if ((i = store_containers_index(s)) < 0) {
 			http_error(r, 400, NULL, "container must be one of the containers");
 			return -1;
 		}
-		vq->container = containers[i];
+		vq->container = store_containers_names[i];
 	}
-	if ((s = http_query(r, "cursor")) != NULL && *s &&
-	    cursor_parse(s, vq, cursor_buf, len) < 0) {
-		http_error(r, 400, NULL, "cursor is not a cursor of this sort and order");
-		return -1;
-	}
-	return 0;
+	return cursor_parse(r, vq, c);
 }
 
 /* The whole vault answer for group id. */
@@ -296,12 +238,12 @@ reply_vault(struct req *r, int64_t id)
 {
 	struct vault_query vq = { .group_id = id };
 	struct db_result *tot = NULL, *rows = NULL;
-	char cursor_buf[PLAIN_MAX + 1];
+	struct http_cursor cursor;
 	json_t *items, *next, *version;
 	int64_t count, value;
 	int n;
 
-	if (parse_query(r, &vq, cursor_buf, sizeof(cursor_buf)) < 0)
+	if (parse_query(r, &vq, &cursor) < 0)
 		return;
 	vq.limit++;		/* one more: is there a next page? */
 	if (store_vault_page(&vq, &rows) < 0) {
@@ -312,18 +254,18 @@ reply_vault(struct req *r, int64_t id)
 	n = db_nrows(rows);
 	if (n > 0) {
 		/* Every row carries the totals over all matches. */
-		count = db_int(rows, 0, 7);
-		value = db_int(rows, 0, 8);
-		version = text_json(rows, 0, 9);
+		count = db_int(rows, 0, VAULT_PAGE_ITEM_COUNT);
+		value = db_int(rows, 0, VAULT_PAGE_TOTAL_VALUE);
+		version = text_json(rows, 0, VAULT_PAGE_CATALOG_VERSION);
 	} else {
 		if (store_vault_totals(id, vq.container, vq.q, &tot) < 0) {
 			db_result_free(rows);
 			http_db_error(r);
 			return;
 		}
-		count = db_int(tot, 0, 0);
-		value = db_int(tot, 0, 1);
-		version = text_json(tot, 0, 2);
+		count = db_int(tot, 0, VAULT_TOTALS_ITEM_COUNT);
+		value = db_int(tot, 0, VAULT_TOTALS_TOTAL_VALUE);
+		version = text_json(tot, 0, VAULT_TOTALS_CATALOG_VERSION);
 	}
 	items = json_array();
 	for (int i = 0; i < n && i < vq.limit; i++)
@@ -343,21 +285,17 @@ reply_vault(struct req *r, int64_t id)
 static void
 vault_get(struct req *r)
 {
-	int64_t id;
-
-	id = r->group_id;
-	reply_vault(r, id);
+	reply_vault(r, r->group_id);
 }
 
 static void
 vault_item(struct req *r)
 {
 	struct db_result *holders = NULL, *item = NULL;
-	int64_t id, item_id, qty = 0, price;
+	int64_t id = r->group_id, item_id, qty = 0, price;
 	json_t *list;
 
-	id = r->group_id;
-	item_id = parse_id(r->param[1], 1);
+	item_id = parse_item_id(r->param[1]);
 	if (item_id < 0 || item_id > INT32_MAX) {
 		http_error(r, 404, NULL, "no such item");
 		return;
@@ -368,20 +306,20 @@ vault_item(struct req *r)
 	}
 	list = json_array();
 	for (int i = 0; i < db_nrows(holders); i++) {
-		qty += db_int(holders, i, 3);
+		qty += db_int(holders, i, VAULT_HOLDER_QTY);
 		json_array_append_new(list, json_pack("{s:s,s:I,s:s,s:I,s:o}",
-		    "character", db_text(holders, i, 0),
-		    "user_id", (json_int_t)db_int(holders, i, 1),
-		    "container", db_text(holders, i, 2),
-		    "qty", (json_int_t)db_int(holders, i, 3),
-		    "held_since", http_json_time(holders, i, 4)));
+		    "character", db_text(holders, i, VAULT_HOLDER_CHARACTER),
+		    "user_id", (json_int_t)db_int(holders, i, VAULT_HOLDER_USER_ID),
+		    "container", db_text(holders, i, VAULT_HOLDER_CONTAINER),
+		    "qty", (json_int_t)db_int(holders, i, VAULT_HOLDER_QTY),
+		    "held_since", http_json_time(holders, i, VAULT_HOLDER_HELD_SINCE)));
 	}
-	price = db_int(item, 0, 1);
+	price = db_int(item, 0, VAULT_ITEM_UNIT_PRICE);
 	http_reply_json(r, 200, json_pack("{s:I,s:o,s:I,s:o,s:I,s:I,s:I,s:o}",
 	    "group_id", (json_int_t)id,
-	    "catalog_version", text_json(item, 0, 2),
+	    "catalog_version", text_json(item, 0, VAULT_ITEM_CATALOG_VERSION),
 	    "id", (json_int_t)item_id,
-	    "name", text_json(item, 0, 0),
+	    "name", text_json(item, 0, VAULT_ITEM_NAME),
 	    "unit_price", (json_int_t)price,
 	    "qty", (json_int_t)qty,
 	    "value", (json_int_t)(qty * price),
@@ -394,10 +332,9 @@ static void
 vault_summary(struct req *r)
 {
 	struct db_result *tot = NULL, *members = NULL, *conts = NULL;
+	int64_t id = r->group_id;
 	json_t *ml, *cl;
-	int64_t id;
 
-	id = r->group_id;
 	if (store_vault_totals(id, NULL, NULL, &tot) < 0 ||
 	    store_vault_summary(id, &members, &conts) < 0) {
 		db_result_free(tot);
@@ -407,21 +344,21 @@ vault_summary(struct req *r)
 	ml = json_array();
 	for (int i = 0; i < db_nrows(members); i++)
 		json_array_append_new(ml, json_pack("{s:I,s:s,s:I,s:I}",
-		    "user_id", (json_int_t)db_int(members, i, 0),
-		    "display_name", db_text(members, i, 1),
-		    "item_count", (json_int_t)db_int(members, i, 2),
-		    "total_value", (json_int_t)db_int(members, i, 3)));
+		    "user_id", (json_int_t)db_int(members, i, VAULT_MEMBER_USER_ID),
+		    "display_name", db_text(members, i, VAULT_MEMBER_DISPLAY_NAME),
+		    "item_count", (json_int_t)db_int(members, i, VAULT_MEMBER_ITEM_COUNT),
+		    "total_value", (json_int_t)db_int(members, i, VAULT_MEMBER_TOTAL_VALUE)));
 	cl = json_array();
 	for (int i = 0; i < db_nrows(conts); i++)
 		json_array_append_new(cl, json_pack("{s:s,s:I,s:I}",
-		    "container", db_text(conts, i, 0),
-		    "item_count", (json_int_t)db_int(conts, i, 1),
-		    "total_value", (json_int_t)db_int(conts, i, 2)));
+		    "container", db_text(conts, i, VAULT_CONTAINER_NAME),
+		    "item_count", (json_int_t)db_int(conts, i, VAULT_CONTAINER_ITEM_COUNT),
+		    "total_value", (json_int_t)db_int(conts, i, VAULT_CONTAINER_TOTAL_VALUE)));
 	http_reply_json(r, 200, json_pack("{s:I,s:o,s:I,s:I,s:o,s:o}",
 	    "group_id", (json_int_t)id,
-	    "catalog_version", text_json(tot, 0, 2),
-	    "total_value", (json_int_t)db_int(tot, 0, 1),
-	    "item_count", (json_int_t)db_int(tot, 0, 0),
+	    "catalog_version", text_json(tot, 0, VAULT_TOTALS_CATALOG_VERSION),
+	    "total_value", (json_int_t)db_int(tot, 0, VAULT_TOTALS_TOTAL_VALUE),
+	    "item_count", (json_int_t)db_int(tot, 0, VAULT_TOTALS_ITEM_COUNT),
 	    "members", ml,
 	    "containers", cl));
 	db_result_free(tot);

@@ -60,6 +60,7 @@ store_activity_page(int64_t group_id, int64_t before, int limit, struct db_resul
 	static struct db_stmt *st;
 	struct db_value p[] = { DB_INT(group_id), DB_INT(before), DB_INT(limit) };
 
+	/* Columns in the order of enum activity_col. */
 	if (st == NULL)
 		st = db_prepare(
 		    "SELECT a.id, a.kind, c.name, a.user_id, a.data, a.created_at "

@@ -9,8 +9,6 @@
  *
  * Pages go newest first by id (activity_group_idx): ids only grow, so the
  * keyset "id < cursor" never skips nor repeats a row while new rows arrive.
- * Rows of a page have the columns
- *	id, kind, character (name or NULL), user_id, data (JSON text), created_at
  */
 #ifndef COFFER_STORE_ACTIVITY_H
 #define COFFER_STORE_ACTIVITY_H
@@ -35,8 +33,22 @@ int store_activity_groups(int64_t character_id);
  */
 int store_activity_record(int64_t character_id, const char *kind, json_t *data);
 
-/* Up to limit rows of group_id's feed with id < before, newest first.
- * 0 and *rows, or -1. */
+/*
+ * Rows of a feed page (store_activity_page), in SELECT order:
+ *	id, kind, character (name or NULL), user_id (or NULL),
+ *	data (JSON text), created_at
+ */
+enum activity_col {
+	ACTIVITY_ID,
+	ACTIVITY_KIND,
+	ACTIVITY_CHARACTER,
+	ACTIVITY_USER_ID,
+	ACTIVITY_DATA,
+	ACTIVITY_CREATED_AT,
+};
+
+/* Up to limit rows (enum activity_col) of group_id's feed with
+ * id < before, newest first.  0 and *rows, or -1. */
 int store_activity_page(int64_t group_id, int64_t before, int limit, struct db_result **rows);
 
 #endif

@@ -33,6 +33,7 @@ static const char code_alphabet[] = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ";
 
 #define CODE_TRIES	3	/* fresh codes tried on a (60-bit) collision */
 
+/* The Group row: keep in the order of enum group_col (groups.h). */
 #define GROUP_COLS \
 	"g.id, g.name, g.owner_id, m.role, " \
 	"(SELECT COUNT(*) FROM group_members c WHERE c.group_id = g.id), " \
@@ -204,6 +205,7 @@ store_groups_roster(int64_t group_id, int64_t user_id, struct db_result **member
 	static struct db_stmt *st_members, *st_chars;
 	struct db_value p[] = { DB_INT(group_id), DB_INT(user_id) };
 
+	/* Columns in the order of enum member_col and enum shared_col. */
 	if (st_members == NULL) {
 		st_members = db_prepare(
 		    "SELECT m.user_id, u.display_name, m.role, m.joined_at "

@@ -8,12 +8,8 @@
  * hold.  The schema's foreign keys do the cleaning: deleting a group, or
  * removing a member, unshares their characters with no code here.
  *
- * Rows returned for the Group object (docs/API.md "Resources") have the columns
- *	id, name, owner_id, role, member_count, created_at, join_code
- * where role is the caller's.  Rows for a Member (roster entry):
- *	user_id, display_name, role, joined_at
- * and the shared characters, for any of the members:
- *	user_id, name, last_sync_at
+ * The rows handed back are named by the enums below (group_col,
+ * member_col, shared_col), so no caller counts columns.
  *
  * Join codes are STORE_GROUPS_CODE_LEN characters from an alphabet without
  * look-alikes (no 0/O, 1/I), from the kernel's CSPRNG: 60 bits, so they
@@ -30,6 +26,45 @@
 #define STORE_GROUPS_CODE_LEN	12
 #define STORE_GROUPS_FREE_MAX	5	/* members per group, by the owner's plan */
 #define STORE_GROUPS_PREMIUM_MAX 25
+
+/*
+ * Rows for the Group object, docs/API.md "Resources" (store_groups_get,
+ * _list), in SELECT order (GROUP_COLS in groups.c):
+ *	id, name, owner_id, role, member_count, created_at, join_code
+ * where role is the caller's.
+ */
+enum group_col {
+	GROUP_ID,
+	GROUP_NAME,
+	GROUP_OWNER_ID,
+	GROUP_ROLE,
+	GROUP_MEMBER_COUNT,
+	GROUP_CREATED_AT,
+	GROUP_JOIN_CODE,
+};
+
+/*
+ * Rows for a Member, the roster entry (store_groups_roster's members), in
+ * SELECT order:
+ *	user_id, display_name, role, joined_at
+ */
+enum member_col {
+	MEMBER_USER_ID,
+	MEMBER_DISPLAY_NAME,
+	MEMBER_ROLE,
+	MEMBER_JOINED_AT,
+};
+
+/*
+ * Rows for the characters the members share (store_groups_roster's
+ * chars), by member, in SELECT order:
+ *	user_id, name, last_sync_at
+ */
+enum shared_col {
+	SHARED_USER_ID,
+	SHARED_NAME,
+	SHARED_LAST_SYNC_AT,
+};
 
 /* Outcomes of store_groups_join besides -1 (a database error). */
 enum store_join {
@@ -71,10 +106,11 @@ int store_groups_code_normalize(const char *in, char out[STORE_GROUPS_CODE_LEN +
 int store_groups_create(int64_t user_id, const char *name, const int64_t *ids, int n,
 			int64_t *group_id);
 
-/* The Group row of group_id as user_id sees it.  1 / 0 (not a member) / -1. */
+/* The Group row (enum group_col) of group_id as user_id sees it.
+ * 1 / 0 (not a member) / -1. */
 int store_groups_get(int64_t group_id, int64_t user_id, struct db_result **row);
 
-/* user_id's groups, oldest membership first (Group rows).  0 or -1. */
+/* user_id's groups, oldest membership first (enum group_col).  0 or -1. */
 int store_groups_list(int64_t user_id, struct db_result **rows);
 
 /* Rename.  1 / 0 (no such group) / -1. */
@@ -100,8 +136,9 @@ int store_groups_join(const char *code, int64_t user_id, const int64_t *ids, int
  */
 int store_groups_remove(int64_t group_id, int64_t user_id, int members_only);
 
-/* Members (user_id 0: all, oldest first) and their shared characters;
- * see the columns above.  0 or -1 (then nothing to free). */
+/* Members (user_id 0: all, oldest first; enum member_col) and the
+ * characters they share (enum shared_col).  0 or -1 (then nothing to
+ * free). */
 int store_groups_roster(int64_t group_id, int64_t user_id, struct db_result **members,
 			struct db_result **chars);
 

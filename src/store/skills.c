@@ -186,6 +186,7 @@ store_skills_member(int64_t group_id, int64_t user_id, struct db_result **rows)
 	static struct db_stmt *st;
 	struct db_value p[] = { DB_INT(group_id), DB_INT(user_id) };
 
+	/* Columns in the order of enum member_skill_col. */
 	if (st == NULL)
 		st = db_prepare(
 		    "SELECT c.id, c.name, s.skill, s.xp, s.updated_at "

@@ -48,9 +48,21 @@ int store_skills_put(int64_t character_id, int64_t seq, const struct skill_xp *v
 		     struct skills_result *out);
 
 /*
- * The skills of user_id's characters shared in group_id: rows (character
- * id, character name, skill, xp, updated_at), by character then skill; a
- * character without skills has one row with NULL skill columns.  0 or -1.
+ * Rows of a member's skills (store_skills_member), in SELECT order:
+ *	character id, character name, skill, xp, updated_at
+ * A character without skills has one row with the last three NULL.
+ */
+enum member_skill_col {
+	MEMBER_SKILL_CHARACTER_ID,
+	MEMBER_SKILL_CHARACTER,
+	MEMBER_SKILL_NAME,
+	MEMBER_SKILL_XP,
+	MEMBER_SKILL_UPDATED_AT,
+};
+
+/*
+ * The skills of user_id's characters shared in group_id (enum
+ * member_skill_col), by character then skill.  0 or -1.
  */
 int store_skills_member(int64_t group_id, int64_t user_id, struct db_result **rows);
 

@@ -84,6 +84,7 @@
 #define PG_HOLDERS HOLDERS("json_agg(json_build_object('character', hc.name, " \
 	"'container', h.container, 'qty', h.qty))")
 
+/* The selected columns are in the order of enum vault_page_col (vault.h). */
 #define PAGE_SQL(ITEMS, HOLDERS, KEY, CMP, DIR) \
 	"WITH page AS MATERIALIZED (SELECT p.* FROM (SELECT i.*, COUNT(*) OVER () AS n_all, " \
 	"SUM(i.value) OVER () AS v_all FROM " ITEMS " i) p " \
@@ -139,6 +140,7 @@ store_vault_totals(int64_t group_id, const char *container, const char *q,
 	struct db_value p[] = { DB_INT(group_id), DB_TEXT(container), DB_TEXT(pattern) };
 	int rc;
 
+	/* Columns in the order of enum vault_totals_col. */
 	if (st == NULL)
 		st = db_prepare_dual(
 		    "SELECT COUNT(*), COALESCE(SUM(p.value), 0), "
@@ -189,6 +191,7 @@ store_vault_item(int64_t group_id, int64_t item_id, struct db_result **holders,
 	static struct db_stmt *st_holders, *st_item;
 	struct db_value p[] = { DB_INT(group_id), DB_INT(item_id) };
 
+	/* Columns in the order of enum vault_holder_col and vault_item_col. */
 	if (st_holders == NULL) {
 		st_holders = db_prepare(
 		    "SELECT c.name, gc.user_id, ci.container, ci.qty, ci.held_since "
@@ -225,6 +228,8 @@ store_vault_summary(int64_t group_id, struct db_result **members,
 	static struct db_stmt *st_members, *st_containers;
 	struct db_value p[] = { DB_INT(group_id) };
 
+	/* Columns in the order of enum vault_member_col and
+	 * vault_container_col. */
 	if (st_members == NULL) {
 		st_members = db_prepare(
 		    "SELECT m.user_id, u.display_name, COUNT(DISTINCT ci.item_id), "

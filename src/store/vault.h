@@ -40,43 +40,112 @@ struct vault_query {
 };
 
 /*
+ * The totals row (store_vault_totals), in SELECT order:
+ *	item_count, total_value, catalog_version, last_sync_at
+ * catalog_version is NULL when no catalog is loaded, last_sync_at the
+ * latest of the shared characters (NULL when none synced).
+ */
+enum vault_totals_col {
+	VAULT_TOTALS_ITEM_COUNT,
+	VAULT_TOTALS_TOTAL_VALUE,
+	VAULT_TOTALS_CATALOG_VERSION,
+	VAULT_TOTALS_LAST_SYNC_AT,
+};
+
+/*
  * Totals over every item matching the filters (container, q: NULL for
- * none), one row: item_count, total_value, catalog_version (NULL when no
- * catalog is loaded), last_sync_at (the latest of the shared characters;
- * NULL when none synced).  0 or -1.
+ * none), one row (enum vault_totals_col).  0 or -1.
  */
 int store_vault_totals(int64_t group_id, const char *container, const char *q,
 		       struct db_result **row);
 
 /*
- * One page in the requested order, up to vq->limit rows:
+ * The rows of a page (store_vault_page), in SELECT order (PAGE_SQL in
+ * vault.c):
  *	id, name, qty, unit_price, value, sort_name, holders,
  *	item_count, total_value, catalog_version
  * holders is a JSON array text of {"character", "container", "qty"} (in no
  * particular order; the caller sorts), within the container filter.
  * sort_name is the name key a cursor carries.  The last three are the same
  * on every row: item_count and total_value cover every matching item, not
- * just the page.  An empty page has no row to carry them: ask
+ * just the page.
+ */
+enum vault_page_col {
+	VAULT_PAGE_ID,
+	VAULT_PAGE_NAME,
+	VAULT_PAGE_QTY,
+	VAULT_PAGE_UNIT_PRICE,
+	VAULT_PAGE_VALUE,
+	VAULT_PAGE_SORT_NAME,
+	VAULT_PAGE_HOLDERS,
+	VAULT_PAGE_ITEM_COUNT,
+	VAULT_PAGE_TOTAL_VALUE,
+	VAULT_PAGE_CATALOG_VERSION,
+};
+
+/*
+ * One page in the requested order, up to vq->limit rows (enum
+ * vault_page_col).  An empty page has no row to carry the totals: ask
  * store_vault_totals() then.  0 or -1.
  */
 int store_vault_page(const struct vault_query *vq, struct db_result **rows);
 
 /*
- * Who holds item_id in the group: rows of
+ * Who holds an item (store_vault_item's holders), in SELECT order:
  *	character, user_id, container, qty, held_since
- * largest holding first; *item gets one row: name, unit_price,
- * catalog_version (name NULL and price 0 for an id the catalog lacks).
+ */
+enum vault_holder_col {
+	VAULT_HOLDER_CHARACTER,
+	VAULT_HOLDER_USER_ID,
+	VAULT_HOLDER_CONTAINER,
+	VAULT_HOLDER_QTY,
+	VAULT_HOLDER_HELD_SINCE,
+};
+
+/*
+ * The item itself (store_vault_item's item), in SELECT order:
+ *	name, unit_price, catalog_version
+ * name NULL and price 0 for an id the catalog lacks.
+ */
+enum vault_item_col {
+	VAULT_ITEM_NAME,
+	VAULT_ITEM_UNIT_PRICE,
+	VAULT_ITEM_CATALOG_VERSION,
+};
+
+/*
+ * Who holds item_id in the group: rows of enum vault_holder_col, largest
+ * holding first; *item gets one row of enum vault_item_col.
  * 0 or -1 (then nothing to free).
  */
 int store_vault_item(int64_t group_id, int64_t item_id, struct db_result **holders,
 		     struct db_result **item);
 
 /*
- * Totals by member (every member, also those sharing nothing):
+ * Totals by member (store_vault_summary's members), in SELECT order:
  *	user_id, display_name, item_count, total_value
- * and by container:
+ */
+enum vault_member_col {
+	VAULT_MEMBER_USER_ID,
+	VAULT_MEMBER_DISPLAY_NAME,
+	VAULT_MEMBER_ITEM_COUNT,
+	VAULT_MEMBER_TOTAL_VALUE,
+};
+
+/*
+ * Totals by container (store_vault_summary's containers), in SELECT order:
  *	container, item_count, total_value
- * each largest value first.  item_count counts distinct item ids.
+ */
+enum vault_container_col {
+	VAULT_CONTAINER_NAME,
+	VAULT_CONTAINER_ITEM_COUNT,
+	VAULT_CONTAINER_TOTAL_VALUE,
+};
+
+/*
+ * Totals by member (every member, also those sharing nothing; enum
+ * vault_member_col) and by container (enum vault_container_col), each
+ * largest value first.  item_count counts distinct item ids.
  * 0 or -1 (then nothing to free).
  */
 int store_vault_summary(int64_t group_id, struct db_result **members,
