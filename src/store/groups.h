@@ -4,7 +4,7 @@
  * A group has one owner (groups.owner_id and the group_members row whose
  * role is 'owner', always changed together in one transaction), admins and
  * members.  Each member shares some of their characters in the group
- * (group_characters); the vault (store_vault.h) sums what those characters
+ * (group_characters); the vault (store/vault.h) sums what those characters
  * hold.  The schema's foreign keys do the cleaning: deleting a group, or
  * removing a member, unshares their characters with no code here.
  *

@@ -5,7 +5,7 @@
  * is stored, so the secret is shown once, at creation.  Revoking sets
  * revoked_at and the lookup ignores revoked rows, so a revoked token stops
  * working with the next request.  last_used_at moves at most once every
- * STORE_TOUCH_MS (store_sessions.h), not on every request.
+ * STORE_TOUCH_MS (store/sessions.h), not on every request.
  */
 #ifndef COFFER_STORE_TOKENS_H
 #define COFFER_STORE_TOKENS_H

@@ -3,7 +3,7 @@ listener serves, the error shapes, and the request metrics."""
 import pytest
 import requests
 
-from client import assert_error
+from client import assert_error, db_sql
 from helpers import metric_value, parse_metrics, wait_until
 
 ADMIN_ONLY = [
@@ -52,8 +52,10 @@ def test_main_routes_not_on_admin(server, method, path):
 def test_admin_routes_on_admin(server):
     assert server.get("/metrics", admin=True).status_code == 200
     version = server.get("/api/v1/ops/version", admin=True).json()
-    assert {"version", "build", "engine"} <= set(version)
+    assert {"version", "build", "engine", "schema_version"} <= set(version)
     assert version["engine"] == server.engine
+    assert version["schema_version"] == int(
+        db_sql(server, "SELECT MAX(version) FROM schema_migrations"))
     r = server.post("/internal/dev/sleep?ms=10", admin=True)
     assert r.status_code == 200
     assert r.json() == {"slept_ms": 10}

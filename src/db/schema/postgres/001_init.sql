@@ -1,6 +1,6 @@
 -- 001_init.sql (PostgreSQL) -- the first coffer schema: the whole domain of docs/API.md.
 --
--- src/schema/sqlite/001_init.sql is the same schema for SQLite, with
+-- src/db/schema/sqlite/001_init.sql is the same schema for SQLite, with
 -- identical table, column and index names, so that one SQL text serves
 -- both engines wherever the dialects agree.  The comments on each table
 -- are in the SQLite file; this one only notes what differs.  docs/SCHEMA.md

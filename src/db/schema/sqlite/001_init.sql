@@ -1,6 +1,6 @@
 -- 001_init.sql (SQLite) -- the first coffer schema: the whole domain of docs/API.md.
 --
--- src/schema/postgres/001_init.sql is the same schema in PostgreSQL's
+-- src/db/schema/postgres/001_init.sql is the same schema in PostgreSQL's
 -- native types, with identical table, column and index names, so that one
 -- SQL text serves both engines wherever the dialects agree.  docs/SCHEMA.md
 -- explains the tables and why each index exists.
