@@ -75,6 +75,7 @@ static const struct setting settings[] = {
 	{ "server", "runtime_dir", T_PATH, F(runtime_dir), "/run/coffer", 0, 0, NULL, S_RESTART },
 	{ "server", "log_level", T_LEVEL, F(log_level), "info", 0, 0, NULL, 0 },
 	{ "server", "log_file", T_PATH, F(log_file), "", 0, 0, NULL, 0 },
+	{ "server", "access_log", T_BOOL, F(access_log), "on", 0, 0, NULL, 0 },
 
 	{ "limits", "max_container_items", T_INT, F(max_container_items), "2000", 1, 100000, NULL, 0 },
 	{ "limits", "max_name_length", T_INT, F(max_name_length), "64", 1, 1024, NULL, 0 },

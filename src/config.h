@@ -58,6 +58,7 @@ struct config {
 	char *runtime_dir;
 	int log_level;			/* enum log_level */
 	char *log_file;			/* "" = stderr */
+	int access_log;			/* a line per request, at info */
 
 	/* [limits] */
 	int max_container_items;

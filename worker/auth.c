@@ -117,7 +117,9 @@ rate_limited(struct req *r, enum ratelimit_kind kind, int64_t id)
 		    (char **)&addr, &port);
 		break;
 	}
-	wait = ratelimit_take(ratelimit_key(kind, id, addr ? addr : ""), rate, burst);
+	if (kind == RL_ADDRESS && addr == NULL)
+		addr = "";
+	wait = ratelimit_take(ratelimit_key(kind, id, addr), rate, burst);
 	if (wait == 0)
 		return 0;
 	snprintf(secs, sizeof(secs), "%d", wait);

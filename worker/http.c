@@ -82,6 +82,7 @@ http_reply_raw(struct req *r, int status, const char *content_type,
 		return;
 	}
 	r->status = status;
+	r->bytes = len;
 	if (content_type)
 		evhttp_add_header(evhttp_request_get_output_headers(r->ev),
 		    "Content-Type", content_type);
@@ -284,6 +285,9 @@ http_query_cursor(struct req *r, const char *tag, struct http_cursor *c)
 		c->buf[i] = (char)(hi << 4 | lo);
 	}
 	c->buf[n / 2] = '\0';
+	/* The key goes to the database as text, which must be UTF-8. */
+	if (!utf8_valid(c->buf, n / 2))
+		goto bad;
 	c->key = c->buf;
 	return 1;
 bad:

@@ -49,11 +49,13 @@ struct req {
 	const struct route *route;
 	int route_index;
 	enum listener_kind listener;
+	enum evhttp_cmd_type method;
 	char *path;			/* decoded path, without the query */
 	struct evkeyvalq query;		/* decoded query string */
 	const char *param[REQ_MAX_PARAMS];	/* {name} captures, into path_segs */
 	char *path_segs;		/* storage for param[] */
 	int status;			/* the status sent, 0 until answered */
+	size_t bytes;			/* the body's length, for the access log */
 	struct flight *flight;		/* its place in the in-flight count */
 	uint64_t start_usec;
 

@@ -64,6 +64,21 @@ router_init(void)
 	n_routes = n;
 }
 
+static const char *
+method_name(enum evhttp_cmd_type m)
+{
+	switch (m) {
+	case EVHTTP_REQ_GET: return "GET";
+	case EVHTTP_REQ_HEAD: return "HEAD";
+	case EVHTTP_REQ_POST: return "POST";
+	case EVHTTP_REQ_PUT: return "PUT";
+	case EVHTTP_REQ_PATCH: return "PATCH";
+	case EVHTTP_REQ_DELETE: return "DELETE";
+	case EVHTTP_REQ_OPTIONS: return "OPTIONS";
+	default: return "OTHER";
+	}
+}
+
 const char *const *
 router_metric_names(int *n)
 {
@@ -77,13 +92,7 @@ router_metric_names(int *n)
 			size_t len;
 			char *s;
 
-			switch (flat[i]->method) {
-			case EVHTTP_REQ_POST: m = "POST"; break;
-			case EVHTTP_REQ_PUT: m = "PUT"; break;
-			case EVHTTP_REQ_PATCH: m = "PATCH"; break;
-			case EVHTTP_REQ_DELETE: m = "DELETE"; break;
-			default: m = "GET"; break;
-			}
+			m = method_name(flat[i]->method);
 			len = strlen(m) + strlen(flat[i]->pattern) + 2;
 			s = xmalloc(len);
 			snprintf(s, len, "%s %s", m, flat[i]->pattern);
@@ -159,12 +168,34 @@ req_free(struct req *r)
 	free(r);
 }
 
+/*
+ * The access log's line.  The path is the decoded one without the query
+ * string (OAuth codes, states and cursors travel there); a route whose
+ * path carries a secret ({code}: a join code) is logged by its pattern.
+ */
+static void
+access_log(const struct req *r, uint64_t usec)
+{
+	const char *path = r->path ? r->path : "-";
+
+	if (!worker_config()->access_log || log_get_level() < LL_INFO)
+		return;
+	if (r->route != NULL && strstr(r->route->pattern, "{code}") != NULL)
+		path = r->route->pattern;
+	log_info("%s %s %d %zu %.1fms", method_name(r->method), path,
+	    r->status, r->bytes, (double)usec / 1000.0);
+}
+
 static void
 req_finish(struct req *r)
 {
+	uint64_t usec;
+
 	if (r->status == 0)
 		http_error(r, 500, NULL, "internal error");
-	metrics_request(r->route_index, r->status, now_usec() - r->start_usec);
+	usec = now_usec() - r->start_usec;
+	metrics_request(r->route_index, r->status, usec);
+	access_log(r, usec);
 	inflight_handler_done(r->flight);
 	req_free(r);
 }
@@ -272,6 +303,7 @@ router_dispatch(struct evhttp_request *ev, void *arg)
 	r = xcalloc(1, sizeof(*r));
 	r->flight = inflight_begin(ev);
 	r->ev = ev;
+	r->method = method;
 	r->listener = kind;
 	r->start_usec = now_usec();
 	TAILQ_INIT(&r->query);

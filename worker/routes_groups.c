@@ -196,6 +196,14 @@ groups_list(struct req *r)
 	http_reply_json(r, 200, json_pack("{s:o}", "groups", list));
 }
 
+/* 422 for a caller who belongs to as many groups as [limits] allows. */
+static void
+groups_limit(struct req *r)
+{
+	http_error(r, 422, NULL, "you belong to %d groups, the most allowed "
+	    "([limits] groups_per_user); leave one first", worker_config()->groups_per_user);
+}
+
 static void
 groups_create(struct req *r)
 {
@@ -203,7 +211,7 @@ groups_create(struct req *r)
 	int64_t ids[MAX_CHARS], group_id;
 	const char *name;
 	json_t *body;
-	int n;
+	int n, rc;
 
 	body = validate_body(r);
 	if (body == NULL)
@@ -213,10 +221,14 @@ groups_create(struct req *r)
 	    (size_t)worker_config()->max_name_length, &name) < 0 ||
 	    read_characters(r, body, 0, ids, &n) < 0)
 		goto out;
-	if (store_groups_create(r->user_id, name, ids, n, &group_id) < 0)
-		http_db_error(r);
-	else
+	rc = store_groups_create(r->user_id, name, ids, n, worker_config()->groups_per_user,
+	    &group_id);
+	if (rc == STORE_CREATE_OK)
 		reply_group(r, 201, group_id, 0);
+	else if (rc == STORE_CREATE_LIMIT)
+		groups_limit(r);
+	else
+		http_db_error(r);
 out:
 	json_decref(body);
 }
@@ -239,7 +251,8 @@ groups_join(struct req *r)
 	    read_characters(r, body, 0, ids, &n) < 0)
 		goto out;
 	rc = store_groups_code_normalize(typed, code) < 0 ? STORE_JOIN_NO_CODE :
-	    store_groups_join(code, r->user_id, ids, n, &group_id);
+	    store_groups_join(code, r->user_id, ids, n, worker_config()->groups_per_user,
+	    &group_id);
 	switch (rc) {
 	case STORE_JOIN_OK:
 		reply_group(r, 200, group_id, 0);
@@ -253,6 +266,9 @@ groups_join(struct req *r)
 	case STORE_JOIN_FULL:
 		http_error(r, 422, NULL, "the group is full: its owner's plan allows "
 		    "no more members");
+		break;
+	case STORE_JOIN_LIMIT:
+		groups_limit(r);
 		break;
 	default:
 		http_db_error(r);

@@ -44,7 +44,6 @@
 #include "worker/worker.h"
 
 #define SEQ_MAX INT64_MAX
-#define EVENTS_MAX 50			/* events in one activity POST */
 #define EVENT_DATA_MAX 4096		/* bytes of one event's data, compact JSON */
 #define EVENT_KIND_MAX 32
 #define ACTIVITY_TEXT_MAX 64		/* heartbeat "activity" */
@@ -241,11 +240,15 @@ characters_link(struct req *r)
 		    "'-' or '_'");
 		goto out;
 	}
-	rc = store_characters_link(r->user_id, name, &row);
+	rc = store_characters_link(r->user_id, name, worker_config()->characters_per_user, &row);
 	if (rc < 0)
 		http_db_error(r);
 	else if (rc == STORE_LINK_TAKEN)
 		http_error(r, 409, NULL, "the character is linked to another account");
+	else if (rc == STORE_LINK_LIMIT)
+		http_error(r, 422, NULL, "your account has %d characters, the most allowed "
+		    "([limits] characters_per_user); unlink one first",
+		    worker_config()->characters_per_user);
 	else
 		http_reply_json(r, rc == STORE_LINK_CREATED ? 201 : 200, character_json(row, 0));
 	db_result_free(row);
@@ -426,7 +429,8 @@ activity_post(struct req *r)
 	if (body == NULL)
 		return;
 	if (validate_keys(r, body, allowed) < 0 ||
-	    validate_array(r, body, "events", 1, EVENTS_MAX, &events) < 0)
+	    validate_array(r, body, "events", 1,
+	    (size_t)worker_config()->activity_per_request, &events) < 0)
 		goto out;
 	kinds = xcalloc(json_array_size(events) + 1, sizeof(*kinds));
 	datas = xcalloc(json_array_size(events) + 1, sizeof(*datas));

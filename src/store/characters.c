@@ -96,52 +96,94 @@ store_characters_owned(int64_t user_id, const char *const *names, int n, int64_t
 	return found;
 }
 
-int
-store_characters_link(int64_t user_id, const char *name, struct db_result **row)
+struct link_ctx {
+	int64_t user_id;
+	const char *name;
+	int max_characters;
+	struct db_result *row;
+	int outcome;		/* enum store_link */
+};
+
+/* A Character row of the existing name: TAKEN, EXISTS (c->row set), or -1. */
+static int
+link_existing(struct link_ctx *c, struct db_result *old)
 {
-	static struct db_stmt *ins, *get;
-	struct db_value p[] = { DB_INT(user_id), DB_TEXT(name) };
-	struct db_result *rows = NULL, *old = NULL;
+	static struct db_stmt *get;
+	struct db_value p[] = { DB_INT(db_int(old, 0, 0)) };
 	int rc;
 
-	if (ins == NULL) {
+	if (get == NULL)
+		get = db_prepare("SELECT " CHAR_COLS " FROM characters WHERE id = $1");
+	if (db_int(old, 0, 1) != c->user_id) {
+		c->outcome = STORE_LINK_TAKEN;
+		return 0;
+	}
+	rc = db_get(get, p, 1, &c->row);
+	if (rc == 1)
+		c->outcome = STORE_LINK_EXISTS;
+	return rc == 1 ? 0 : -1;
+}
+
+/*
+ * Under the user's lock, so that two links by one user count in turn: an
+ * existing name answers at once; a new one needs room under the limit.
+ */
+static int
+link_tx(void *arg)
+{
+	static struct db_stmt *count, *ins;
+	struct link_ctx *c = arg;
+	struct db_value pu[] = { DB_INT(c->user_id) };
+	struct db_value pi[] = { DB_INT(c->user_id), DB_TEXT(c->name) };
+	struct db_result *old = NULL, *n = NULL;
+	int rc;
+
+	if (count == NULL) {
+		count = db_prepare("SELECT COUNT(*) FROM characters WHERE user_id = $1");
 		ins = db_prepare(
 		    "INSERT INTO characters (user_id, name) VALUES ($1, $2) "
 		    "ON CONFLICT DO NOTHING RETURNING " CHAR_COLS);
-		get = db_prepare("SELECT " CHAR_COLS " FROM characters WHERE id = $1");
 	}
-	if (db_run(ins, p, 2, &rows) < 0)
+	if (store_users_lock(c->user_id) < 0 || (rc = by_name(c->name, &old)) < 0)
 		return -1;
-	if (db_nrows(rows) == 1) {
-		*row = rows;
-		return STORE_LINK_CREATED;
-	}
-	db_result_free(rows);
-	/* A conflict: the name exists (any case).  Whose is it? */
-	rc = by_name(name, &old);
-	if (rc < 0)
-		return -1;
-	if (rc == 0) {		/* deleted between the two statements */
-		db_set_error(DBE_CONSTRAINT, "", "character link raced with a delete");
-		return -1;
-	}
-	if (db_int(old, 0, 1) != user_id) {
+	if (rc == 1) {
+		rc = link_existing(c, old);
 		db_result_free(old);
-		return STORE_LINK_TAKEN;
+		return rc;
 	}
-	{
-		struct db_value pg[] = { DB_INT(db_int(old, 0, 0)) };
+	if (db_get(count, pu, 1, &n) != 1)
+		return -1;
+	rc = db_int(n, 0, 0) >= c->max_characters;
+	db_result_free(n);
+	if (rc) {
+		c->outcome = STORE_LINK_LIMIT;
+		return 0;
+	}
+	if (db_run(ins, pi, 2, &c->row) < 0)
+		return -1;
+	if (db_nrows(c->row) == 1) {
+		c->outcome = STORE_LINK_CREATED;
+		return 0;
+	}
+	/* Another user linked the name since by_name: theirs now. */
+	db_result_free(c->row);
+	c->row = NULL;
+	c->outcome = STORE_LINK_TAKEN;
+	return 0;
+}
 
-		db_result_free(old);
-		rc = db_get(get, pg, 1, row);
-	}
-	if (rc < 0)
+int
+store_characters_link(int64_t user_id, const char *name, int max_characters,
+		      struct db_result **row)
+{
+	struct link_ctx c = { user_id, name, max_characters, NULL, STORE_LINK_TAKEN };
+
+	if (db_tx(link_tx, &c) < 0) {
+		db_result_free(c.row);
 		return -1;
-	if (rc == 0) {
-		db_set_error(DBE_CONSTRAINT, "", "character link raced with a delete");
-		return -1;
 	}
-	return STORE_LINK_EXISTS;
+	*row = c.row;
+	return c.outcome;
 }
 
 int

@@ -58,14 +58,18 @@ enum store_link {
 	STORE_LINK_TAKEN = 0,		/* another user's character */
 	STORE_LINK_CREATED = 1,
 	STORE_LINK_EXISTS = 2,		/* already user_id's */
+	STORE_LINK_LIMIT = 3,		/* user_id has max_characters already */
 };
 
 /*
- * Link name to user_id: create it, or find it when it is already theirs.
- * *row gets a Character row (enum character_col; not for STORE_LINK_TAKEN).  Returns an
- * enum store_link, or -1.
+ * Link name to user_id: create it, or find it when it is already theirs;
+ * a new one only while the user has fewer than max_characters ([limits]
+ * characters_per_user), counted under store_users_lock in one
+ * transaction.  *row gets a Character row (enum character_col) for
+ * CREATED and EXISTS, else NULL.  Returns an enum store_link, or -1.
  */
-int store_characters_link(int64_t user_id, const char *name, struct db_result **row);
+int store_characters_link(int64_t user_id, const char *name, int max_characters,
+			  struct db_result **row);
 
 /* user_id's characters, oldest first (enum character_col).  0 or -1. */
 int store_characters_list(int64_t user_id, struct db_result **rows);

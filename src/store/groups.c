@@ -25,6 +25,7 @@
 #include "src/db/db.h"
 #include "src/log.h"
 #include "src/store/groups.h"
+#include "src/store/users.h"
 
 /* 32 symbols: digits and capitals without 0/O and 1/I, so a code read
  * aloud or copied by hand survives; 256 is a multiple of 32, so a random
@@ -112,9 +113,35 @@ struct create_ctx {
 	const char *name;
 	const int64_t *ids;
 	int n;
+	int max_groups;
 	char code[STORE_GROUPS_CODE_LEN + 1];
 	int64_t group_id;
+	int outcome;
 };
+
+/*
+ * Lock user_id's row and tell whether they may belong to one group more:
+ * 1 yes, 0 no (they are in max_groups already), -1 a database error.  The
+ * lock makes two concurrent creates or joins by one user count in turn.
+ */
+static int
+room_for_one_more(int64_t user_id, int max_groups)
+{
+	static struct db_stmt *count;
+	struct db_value p[] = { DB_INT(user_id) };
+	struct db_result *row = NULL;
+	int rc;
+
+	if (count == NULL)
+		count = db_prepare("SELECT COUNT(*) FROM group_members WHERE user_id = $1");
+	if (store_users_lock(user_id) < 0 || db_get(count, p, 1, &row) != 1) {
+		db_result_free(row);
+		return -1;
+	}
+	rc = db_int(row, 0, 0) < max_groups;
+	db_result_free(row);
+	return rc;
+}
 
 static int
 create_tx(void *arg)
@@ -129,6 +156,13 @@ create_tx(void *arg)
 		    "VALUES ($1, $2, $3) RETURNING id");
 		ins_owner = db_prepare("INSERT INTO group_members (group_id, user_id, role) "
 		    "VALUES ($1, $2, 'owner')");
+	}
+	switch (room_for_one_more(c->user_id, c->max_groups)) {
+	case 0:
+		c->outcome = STORE_CREATE_LIMIT;
+		return 0;
+	case -1:
+		return -1;
 	}
 	if (db_run(ins_group, pg, 3, &rows) < 0)
 		return -1;
@@ -149,9 +183,9 @@ create_tx(void *arg)
 
 int
 store_groups_create(int64_t user_id, const char *name, const int64_t *ids, int n,
-		    int64_t *group_id)
+		    int max_groups, int64_t *group_id)
 {
-	struct create_ctx c = { user_id, name, ids, n, "", 0 };
+	struct create_ctx c = { user_id, name, ids, n, max_groups, "", 0, STORE_CREATE_OK };
 
 	for (int try = 0; try < CODE_TRIES; try++) {
 		if (store_groups_new_code(c.code) < 0) {
@@ -160,7 +194,7 @@ store_groups_create(int64_t user_id, const char *name, const int64_t *ids, int n
 		}
 		if (db_tx(create_tx, &c) == 0) {
 			*group_id = c.group_id;
-			return 0;
+			return c.outcome;
 		}
 		/* A unique violation can only be the join code (or a
 		 * character unlinked meanwhile, which fails again). */
@@ -338,6 +372,7 @@ struct join_ctx {
 	int64_t user_id;
 	const int64_t *ids;
 	int n;
+	int max_groups;
 	int64_t group_id;
 	int outcome;		/* enum store_join */
 };
@@ -365,6 +400,9 @@ join_tx(void *arg)
 		ins = db_prepare("INSERT INTO group_members (group_id, user_id, role) "
 		    "VALUES ($1, $2, 'member')");
 	}
+	/* The user's row first: the lock order of every writer. */
+	if (store_users_lock(c->user_id) < 0)
+		return -1;
 	rc = db_get(lock, pc, 1, &row);
 	if (rc <= 0) {
 		c->outcome = STORE_JOIN_NO_CODE;
@@ -391,6 +429,13 @@ join_tx(void *arg)
 		c->outcome = STORE_JOIN_FULL;
 		return 0;
 	}
+	switch (room_for_one_more(c->user_id, c->max_groups)) {
+	case 0:
+		c->outcome = STORE_JOIN_LIMIT;
+		return 0;
+	case -1:
+		return -1;
+	}
 	if (db_run(ins, pm, 2, NULL) < 0)
 		return -1;
 	c->outcome = STORE_JOIN_OK;
@@ -399,9 +444,9 @@ join_tx(void *arg)
 
 int
 store_groups_join(const char *code, int64_t user_id, const int64_t *ids, int n,
-		  int64_t *group_id)
+		  int max_groups, int64_t *group_id)
 {
-	struct join_ctx c = { code, user_id, ids, n, 0, STORE_JOIN_NO_CODE };
+	struct join_ctx c = { code, user_id, ids, n, max_groups, 0, STORE_JOIN_NO_CODE };
 
 	if (db_tx(join_tx, &c) < 0)
 		return -1;

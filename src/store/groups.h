@@ -72,6 +72,13 @@ enum store_join {
 	STORE_JOIN_NO_CODE,		/* no group has that code: 404 */
 	STORE_JOIN_MEMBER,		/* already a member: 409 */
 	STORE_JOIN_FULL,		/* the owner's plan limit is reached: 422 */
+	STORE_JOIN_LIMIT,		/* the caller is in max_groups groups: 422 */
+};
+
+/* Outcomes of store_groups_create besides -1. */
+enum store_create {
+	STORE_CREATE_OK = 0,
+	STORE_CREATE_LIMIT,		/* the caller is in max_groups groups: 422 */
 };
 
 /* Outcomes of store_groups_transfer besides -1. */
@@ -100,11 +107,13 @@ int store_groups_code_normalize(const char *in, char out[STORE_GROUPS_CODE_LEN +
 
 /*
  * Create a group owned by user_id, sharing the characters ids[0..n) (the
- * caller checked they are the user's), in one transaction.  *group_id gets
- * the new id.  0 or -1.
+ * caller checked they are the user's), in one transaction, unless user_id
+ * already belongs to max_groups groups ([limits] groups_per_user, counted
+ * under store_users_lock).  *group_id gets the new id.  An enum
+ * store_create, or -1.
  */
 int store_groups_create(int64_t user_id, const char *name, const int64_t *ids, int n,
-			int64_t *group_id);
+			int max_groups, int64_t *group_id);
 
 /* The Group row (enum group_col) of group_id as user_id sees it.
  * 1 / 0 (not a member) / -1. */
@@ -123,11 +132,12 @@ int store_groups_delete(int64_t group_id);
  * Join the group whose code is code (normalized), sharing ids[0..n), in
  * one transaction that decides the plan limit under a lock on the group
  * (PostgreSQL: SELECT ... FOR UPDATE; SQLite: BEGIN IMMEDIATE), so
- * concurrent joins never pass it.  *group_id gets the group's id.
+ * concurrent joins never pass it; and the caller's own limit, max_groups
+ * memberships, under store_users_lock.  *group_id gets the group's id.
  * An enum store_join, or -1.
  */
 int store_groups_join(const char *code, int64_t user_id, const int64_t *ids, int n,
-		      int64_t *group_id);
+		      int max_groups, int64_t *group_id);
 
 /*
  * Remove user_id from the group unless they are its owner (then 0); with

@@ -14,6 +14,22 @@
 #include "src/store/users.h"
 
 int
+store_users_lock(int64_t id)
+{
+	static struct db_stmt *st;
+	struct db_value p[] = { DB_INT(id) };
+	struct db_result *row = NULL;
+	int rc;
+
+	if (st == NULL)
+		st = db_prepare_dual("SELECT id FROM users WHERE id = $1",
+		    "SELECT id FROM users WHERE id = $1 FOR UPDATE");
+	rc = db_get(st, p, 1, &row);
+	db_result_free(row);
+	return rc;
+}
+
+int
 store_users_upsert(const char *provider, const char *login, const char *display_name,
 		   int64_t *id)
 {

@@ -38,6 +38,15 @@ int store_users_upsert(const char *provider, const char *login, const char *disp
 /* The User row (enum user_col); session_id 0 for no csrf_token.  1 / 0 / -1. */
 int store_users_get(int64_t id, int64_t session_id, struct db_result **row);
 
+/*
+ * Inside a transaction: lock user id's row, so that what one user may own
+ * ([limits] characters_per_user, groups_per_user) is counted and grown by
+ * one transaction at a time (PostgreSQL: FOR UPDATE; SQLite: the write
+ * transaction already serializes).  Lock order: the user's row before any
+ * group's.  1 / 0 (no such user) / -1.
+ */
+int store_users_lock(int64_t id);
+
 /* Set the display name.  1 / 0 (no such user) / -1. */
 int store_users_set_name(int64_t id, const char *display_name);
 

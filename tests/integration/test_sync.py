@@ -458,7 +458,7 @@ def test_plugin_events_recorded_in_each_group(srv, alice):
     {"events": [{"kind": "level_up"}]}, {"events": [{"kind": "loot", "data": []}]},
     {"events": [{"kind": "loot", "data": {"x": "y" * 5000}}]},
     {"events": [{"kind": "loot", "when": 1}]},
-    {"events": [{"kind": "loot"}] * 51}, {"events": [], "x": 1},
+    {"events": [{"kind": "loot"}] * 101}, {"events": [], "x": 1},
 ])
 def test_plugin_events_bad_input(srv, alice, body):
     name = char_name()
