@@ -33,7 +33,8 @@
 
 #define DEMO_LOCK	"7301002"
 #define DEMO_GROUP	"Demo Clan"
-#define DEMO_CODE	"DEMOCLAN"
+#define DEMO_CODE	"DEMXCLAN2345"	/* 12 of the join-code alphabet */
+#define DEMO_OLD_CODE	"DEMOCLAN"	/* what earlier seeds wrote: not a code */
 #define COINS		995
 #define INVENTORY_SLOTS	28
 
@@ -88,7 +89,10 @@ prepare(void)
 	st_char_find = db_prepare_dual(
 	    "SELECT id, user_id FROM characters WHERE name = $1",
 	    "SELECT id, user_id FROM characters WHERE lower(name) = lower($1)");
-	st_group_find = db_prepare("SELECT id FROM groups WHERE join_code = $1");
+	/* Finds the demo group, also one seeded with the old, unjoinable code,
+	 * which it corrects. */
+	st_group_find = db_prepare("UPDATE groups SET join_code = $1 "
+	    "WHERE join_code IN ($1, $2) RETURNING id");
 	st_group_ins = db_prepare("INSERT INTO groups (name, owner_id, join_code)"
 	    " VALUES ($1, $2, $3) RETURNING id");
 	st_member_ins = db_prepare("INSERT INTO group_members (group_id, user_id, role)"
@@ -244,11 +248,12 @@ seed_users(struct seed *sd)
 static int
 seed_group(struct seed *sd)
 {
-	struct db_value code[] = { DB_TEXT(DEMO_CODE) };
+	struct db_value code[] = { DB_TEXT(DEMO_CODE), DB_TEXT(DEMO_OLD_CODE) };
 	struct db_result *row = NULL;
-	int rc = db_get(st_group_find, code, 1, &row);
+	int rc = db_run(st_group_find, code, 2, &row) < 0 ? -1 : db_nrows(row) > 0;
 
 	if (rc == 0) {
+		db_result_free(row);
 		struct db_value p[] = { DB_TEXT(DEMO_GROUP), DB_INT(sd->user[0]),
 		    DB_TEXT(DEMO_CODE) };
 

@@ -22,7 +22,7 @@ struct demo_result {
  * Seed the demo users (alice, bob, carol: provider "mock", login = the
  * mock provider's login_hint), their characters, banks and inventories
  * priced from the current catalog, and the group "Demo Clan" (join code
- * DEMOCLAN) owned by alice with bob and carol as members.  One
+ * DEMXCLAN2345) owned by alice with bob and carol as members.  One
  * transaction; done once per database (app_meta key "demo_seeded",
  * checked under a lock, so hosts starting together seed once).
  * 1 seeded (*out set), 0 already seeded, -1 error (db_last_error()).
