@@ -17,6 +17,11 @@
  * Its authorization codes and access tokens live in the database
  * (store/sessions.h), not in memory, because its authorize, token and
  * userinfo calls may reach different workers.
+ *
+ * Its access tokens are long on purpose: MOCK_TOKEN_PARTS random secrets
+ * joined by dots, over a kilobyte, about the size of the JWTs real
+ * providers hand out.  Every login through the mock thus proves that the
+ * login flow carries a long token whole, which a short one never would.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +43,8 @@
 
 #define MOCK_CLIENT_ID	"coffer"
 #define MOCK_LOGIN_MAX	64	/* the form's maxlength */
+#define MOCK_TOKEN_PARTS	24
+#define MOCK_TOKEN_LEN	(MOCK_TOKEN_PARTS * CRYPTO_SECRET_LEN)	/* with the NUL */
 
 /* Answer 404 unless the mock provider is on. */
 static int
@@ -139,18 +146,19 @@ mock_authorize_check(struct req *r, struct evkeyvalq *q)
 	const char *state = evhttp_find_header(q, "state");
 	const char *ch = evhttp_find_header(q, "code_challenge");
 	const char *chm = evhttp_find_header(q, "code_challenge_method");
-	char base[URL_BASE_MAX], *want;
+	char *base, *want;
 	int same;
 
-	if (url_base(r, base, sizeof(base)) < 0)
-		return -1;
 	if (rt == NULL || strcmp(rt, "code") != 0 || cid == NULL ||
 	    strcmp(cid, MOCK_CLIENT_ID) != 0) {
 		http_error(r, 400, NULL, "response_type must be code and client_id %s",
 		    MOCK_CLIENT_ID);
 		return -1;
 	}
+	if ((base = url_base(r)) == NULL)
+		return -1;
 	want = url_callback(base, "mock");
+	free(base);
 	same = uri != NULL && strcmp(uri, want) == 0;
 	if (!same)
 		http_error(r, 400, NULL, "redirect_uri must be %s", want);
@@ -253,11 +261,28 @@ mock_code_matches(const struct db_result *row, const char *cid, const char *uri,
 	    crypto_streq(db_text(row, 0, MOCK_CODE_CHALLENGE), challenge);
 }
 
+/* A new access token into token (MOCK_TOKEN_LEN bytes): MOCK_TOKEN_PARTS
+ * secrets joined by dots.  0 or -1. */
+static int
+mock_new_token(char *token)
+{
+	char *p = token;
+
+	for (int i = 0; i < MOCK_TOKEN_PARTS; i++) {
+		if (i > 0)
+			*p++ = '.';
+		if (crypto_secret("", p, CRYPTO_SECRET_LEN) < 0)
+			return -1;
+		p += CRYPTO_SECRET_LEN - 1;
+	}
+	return 0;
+}
+
 /* POST /auth/mock/token */
 static void
 mock_token(struct req *r)
 {
-	char token[CRYPTO_SECRET_LEN], hash[CRYPTO_SHA256_HEX_LEN];
+	char token[MOCK_TOKEN_LEN], hash[CRYPTO_SHA256_HEX_LEN];
 	struct evkeyvalq f;
 	struct db_result *row = NULL;
 	const char *gt, *code, *uri, *cid, *verifier;
@@ -294,7 +319,7 @@ mock_token(struct req *r)
 		invalid_grant(r, "client_id, redirect_uri or code_verifier does not match");
 		goto out;
 	}
-	if (crypto_secret("", token, sizeof(token)) < 0) {
+	if (mock_new_token(token) < 0) {
 		http_error(r, 500, NULL, "internal error");
 		goto out;
 	}
@@ -324,7 +349,8 @@ mock_userinfo(struct req *r)
 
 	if (!mock_enabled(r))
 		return;
-	if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0 || strlen(h + 7) > 256) {
+	if (h == NULL || strncasecmp(h, "Bearer ", 7) != 0 ||
+	    strlen(h + 7) >= MOCK_TOKEN_LEN) {
 		http_error(r, 401, NULL, "a bearer access token is required");
 		return;
 	}

@@ -3,8 +3,9 @@
  *
  * Queries and form bodies are built in an evbuffer, one parameter at a
  * time, each value URL-encoded by evhttp, so no caller sizes a buffer for
- * input it does not control.  Everything here is plain HTTP: which URLs
- * the login flow needs is routes_auth.c's business.
+ * input it does not control, and no base URL is cut to fit a buffer.
+ * Everything here is plain HTTP: which URLs the login flow needs is
+ * routes_auth.c's business.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,34 +17,80 @@
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
 
+#include "src/listen.h"
+#include "src/log.h"
 #include "src/util.h"
 #include "worker/http.h"
 #include "worker/url.h"
 #include "worker/worker.h"
 
-int
-url_base(struct req *r, char *buf, size_t len)
+/* public_url without its trailing '/'s (malloc'd), or NULL when unset. */
+static char *
+public_base(void)
 {
 	const char *pub = worker_config()->public_url;
-	const char *host;
 	size_t n;
 
-	if (pub != NULL && pub[0] != '\0') {
-		n = strlen(pub);
-		while (n > 0 && pub[n - 1] == '/')
-			n--;
-		snprintf(buf, len, "%.*s", (int)n, pub);
-		return 0;
-	}
+	if (pub == NULL || pub[0] == '\0')
+		return NULL;
+	n = strlen(pub);
+	while (n > 0 && pub[n - 1] == '/')
+		n--;
+	return xstrndup(pub, n);
+}
+
+char *
+url_base(struct req *r)
+{
+	static const char scheme[] = "http://";
+	const char *host;
+	char *s;
+
+	if ((s = public_base()) != NULL)
+		return s;
 	host = evhttp_find_header(evhttp_request_get_input_headers(r->ev), "Host");
 	if (host == NULL || host[0] == '\0' || strlen(host) > 255 ||
 	    strspn(host, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 	    "0123456789.-:[]") != strlen(host)) {
 		http_error(r, 400, NULL, "missing or malformed Host header");
-		return -1;
+		return NULL;
 	}
-	snprintf(buf, len, "http://%s", host);
-	return 0;
+	s = xmalloc(sizeof(scheme) + strlen(host));
+	memcpy(s, scheme, sizeof(scheme) - 1);
+	memcpy(s + sizeof(scheme) - 1, host, strlen(host) + 1);
+	return s;
+}
+
+char *
+url_self(void)
+{
+	struct listen_addr a[LISTEN_MAX], *tcp = NULL;
+	char err[256], addr[sizeof(a[0].host) + 16], *s;
+	size_t len;
+	int n;
+
+	if ((s = public_base()) != NULL)
+		return s;
+	/* The config was validated at load, so this parses. */
+	n = listen_parse(worker_config()->listen, a, LISTEN_MAX, err, sizeof(err));
+	for (int i = 0; i < n && tcp == NULL; i++)
+		if (!a[i].is_unix)
+			tcp = &a[i];
+	if (tcp == NULL) {
+		log_error("url: this server cannot reach itself: [server] listen has no "
+		    "host:port address; set [server] public_url");
+		return NULL;
+	}
+	/* A wildcard listener is reached through the loopback address. */
+	if (strcmp(tcp->host, "0.0.0.0") == 0)
+		snprintf(tcp->host, sizeof(tcp->host), "127.0.0.1");
+	else if (strcmp(tcp->host, "::") == 0)
+		snprintf(tcp->host, sizeof(tcp->host), "::1");
+	listen_format(tcp, addr, sizeof(addr));
+	len = sizeof("http://") + strlen(addr);
+	s = xmalloc(len);
+	snprintf(s, len, "http://%s", addr);
+	return s;
 }
 
 char *

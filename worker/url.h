@@ -8,8 +8,15 @@
  *
  * Where users reach us (url_base) is [server] public_url, or else
  * http://<Host>; the Host header is checked first, since it ends up in
- * redirects.  A "next" path is followed only when it is a same-site path
- * (url_same_site_path), which closes the open redirect.
+ * redirects.  That is right for what the browser is sent to, and only for
+ * that: where this server reaches itself (url_self), as the login flow
+ * reaches the mock provider, comes from the config alone, so a forged Host
+ * header cannot point a server-to-server request elsewhere.  A "next"
+ * path is followed only when it is a same-site path (url_same_site_path),
+ * which closes the open redirect.
+ *
+ * The bases are built at the size they need (malloc'd): a public_url or
+ * Host header is never cut to fit a buffer.
  */
 #ifndef COFFER_URL_H
 #define COFFER_URL_H
@@ -21,16 +28,25 @@
 
 #include "worker/http.h"
 
-#define URL_BASE_MAX	512		/* url_base's buffer */
 #define URL_PATH_MAX	512		/* longest "next" path we follow */
 #define URL_FORM_MAX	(16 * 1024)	/* longest form body we read */
 
 /*
- * Where users reach us, into buf: [server] public_url without a trailing
+ * Where users reach us (malloc'd): [server] public_url without a trailing
  * '/', or http://<Host> when the Host header holds only host-name
- * characters.  0, or -1 after answering 400.
+ * characters (at most 255).  NULL after answering 400.
  */
-int url_base(struct req *r, char *buf, size_t len);
+char *url_base(struct req *r);
+
+/*
+ * Where this server reaches its own main listener, from the config only
+ * (malloc'd): [server] public_url without a trailing '/', else
+ * http://<the first host:port address of [server] listen>, a wildcard
+ * address (0.0.0.0, [::]) read as the loopback one.  NULL, logged, when
+ * listen has only unix: sockets, which outbound HTTP (httpc) does not
+ * reach.
+ */
+char *url_self(void);
 
 /* base + "/auth/callback/" + provider, the OAuth redirect_uri (malloc'd). */
 char *url_callback(const char *base, const char *provider);

@@ -139,22 +139,22 @@ store_sessions_delete(int64_t user_id, int64_t id)
 }
 
 int
-store_sessions_state_put(const char *state, const char *provider, const char *verifier,
-			 const char *next_path)
+store_sessions_state_put(const struct oauth_state *in)
 {
 	static struct db_stmt *purge, *ins;
 	char old[STORE_TIME_LEN];
 	struct db_value pp[] = { DB_TEXT(store_time(old, -STORE_OAUTH_TTL_MS)) };
-	struct db_value p[] = { DB_TEXT(state), DB_TEXT(provider), DB_TEXT(verifier),
-	    DB_TEXT(next_path) };
+	struct db_value p[] = { DB_TEXT(in->state), DB_TEXT(in->provider),
+	    DB_TEXT(in->verifier), DB_TEXT(in->cookie_hash), DB_TEXT(in->redirect_uri),
+	    DB_TEXT(in->next_path) };
 
 	if (ins == NULL) {
 		purge = db_prepare("DELETE FROM oauth_states WHERE created_at < $1");
 		ins = db_prepare(
-		    "INSERT INTO oauth_states (state, provider, code_verifier, next_path) "
-		    "VALUES ($1, $2, $3, $4)");
+		    "INSERT INTO oauth_states (state, provider, code_verifier, cookie_hash, "
+		    "redirect_uri, next_path) VALUES ($1, $2, $3, $4, $5, $6)");
 	}
-	if (db_run(purge, pp, 1, NULL) < 0 || db_run(ins, p, 4, NULL) < 0)
+	if (db_run(purge, pp, 1, NULL) < 0 || db_run(ins, p, 6, NULL) < 0)
 		return -1;
 	return 0;
 }
@@ -186,7 +186,7 @@ store_sessions_state_take(const char *state, struct db_result **row)
 	if (st == NULL)
 		st = db_prepare(
 		    "DELETE FROM oauth_states WHERE state = $1 AND created_at >= $2 "
-		    "RETURNING provider, code_verifier, next_path");
+		    "RETURNING provider, code_verifier, cookie_hash, redirect_uri, next_path");
 	return take(st, p, 2, row);
 }
 

@@ -8,9 +8,12 @@
  * last_seen_at is refreshed at most once a minute, so an active browser
  * does not cost a write per request.
  *
- * OAuth states: a login in progress (state, PKCE verifier, provider, next
- * path), taken -- read and deleted in one statement -- by the callback,
- * so a state works once, and only within STORE_OAUTH_TTL_MS.
+ * OAuth states: a login in progress (state, PKCE verifier, provider, the
+ * SHA-256 of the browser's login cookie, redirect_uri, next path), taken
+ * -- read and deleted in one statement -- by the callback, so a state is
+ * tried once, and only within STORE_OAUTH_TTL_MS.  The store keeps the
+ * cookie's hash and leaves comparing it to the caller: the state is spent
+ * whether or not the browser matches.
  *
  * The mock provider's authorization codes (single use, same lifetime) and
  * access tokens (an hour) live in the database rather than in memory,
@@ -48,11 +51,13 @@ enum session_col {
 
 /*
  * A login in progress (store_sessions_state_take), in RETURNING order:
- *	provider, code_verifier, next_path
+ *	provider, code_verifier, cookie_hash, redirect_uri, next_path
  */
 enum oauth_state_col {
 	OAUTH_STATE_PROVIDER,
 	OAUTH_STATE_CODE_VERIFIER,
+	OAUTH_STATE_COOKIE_HASH,
+	OAUTH_STATE_REDIRECT_URI,
 	OAUTH_STATE_NEXT_PATH,
 };
 
@@ -112,9 +117,20 @@ int store_sessions_list(int64_t user_id, struct db_result **rows);
 /* Delete session id if it is user_id's.  1 / 0 (not theirs) / -1. */
 int store_sessions_delete(int64_t user_id, int64_t id);
 
-/* OAuth login states. */
-int store_sessions_state_put(const char *state, const char *provider,
-			     const char *verifier, const char *next_path);
+/* A login in progress: what the callback needs to finish it. */
+struct oauth_state {
+	const char *state;
+	const char *provider;
+	const char *verifier;		/* PKCE */
+	const char *cookie_hash;	/* SHA-256 hex of the browser's login cookie */
+	const char *redirect_uri;	/* sent to authorize; the exchange repeats it */
+	const char *next_path;
+};
+
+/* Store a login in progress; older than STORE_OAUTH_TTL_MS ones are purged
+ * on the way.  0 or -1. */
+int store_sessions_state_put(const struct oauth_state *in);
+
 /* Take a state (delete it) if it is younger than STORE_OAUTH_TTL_MS.
  * *row: enum oauth_state_col.  1 / 0 / -1. */
 int store_sessions_state_take(const char *state, struct db_result **row);
