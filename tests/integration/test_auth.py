@@ -24,18 +24,20 @@ def me(inst, s, **kw):
 
 
 def callback_url(inst, who="alice", next_path=None):
-    """Run login and authorize without following; the callback URL.
+    """Run login and authorize without following; (the browser, holding
+    the login cookie the callback requires, and the callback URL).
     (client.login follows the whole chain; these tests stop before the
     callback, whose reply is what they check.)"""
+    s = requests.Session()
     params = {"login_hint": who}
     if next_path is not None:
         params["next"] = next_path
-    r = requests.get(inst.url + "/auth/login/mock", params=params,
-                     allow_redirects=False, timeout=TIMEOUT)
+    r = s.get(inst.url + "/auth/login/mock", params=params,
+              allow_redirects=False, timeout=TIMEOUT)
     assert r.status_code == 302, r.text
-    r = requests.get(r.headers["Location"], allow_redirects=False, timeout=TIMEOUT)
+    r = s.get(r.headers["Location"], allow_redirects=False, timeout=TIMEOUT)
     assert r.status_code == 302, r.text
-    return r.headers["Location"]
+    return s, r.headers["Location"]
 
 
 def pkce():
@@ -116,8 +118,8 @@ def test_login_again_is_the_same_user_with_its_own_name(auth):
 
 
 def test_cookie_attributes(auth):
-    url = callback_url(auth)
-    r = requests.get(url, allow_redirects=False, timeout=TIMEOUT)
+    s, url = callback_url(auth)
+    r = s.get(url, allow_redirects=False, timeout=TIMEOUT)
     assert r.status_code == 302
     cookies = {c.split("=", 1)[0]: c for c in r.raw.headers.getlist("Set-Cookie")}
     sess, tok = cookies["coffer_session"], cookies["coffer_csrf"]
@@ -134,9 +136,14 @@ def test_cookie_attributes(auth):
 def test_cookie_secure_when_configured(cofferd):
     inst = start_mock(cofferd, "sqlite", {"auth": {"cookie_secure": "on",
                                                    "session_ttl": "1h"}})
-    r = requests.get(callback_url(inst), allow_redirects=False, timeout=TIMEOUT)
+    s, url = callback_url(inst)
+    # The login cookie is Secure too, so this plain-HTTP client sends it by hand.
+    r = requests.get(url, cookies={"coffer_login": s.cookies.get("coffer_login")},
+                     allow_redirects=False, timeout=TIMEOUT)
     assert r.status_code == 302
     for c in r.raw.headers.getlist("Set-Cookie"):
+        if c.startswith("coffer_login="):
+            continue        # the login cookie, expired (test_login_hardening.py)
         attrs = [a.strip() for a in c.split(";")]
         assert "Secure" in attrs and "Max-Age=3600" in attrs
 
@@ -151,28 +158,28 @@ def test_mock_provider_off_is_404(cofferd):
 
 
 def test_replayed_state_is_400(auth):
-    url = callback_url(auth)
-    first = requests.get(url, allow_redirects=False, timeout=TIMEOUT)
+    s, url = callback_url(auth)
+    first = s.get(url, allow_redirects=False, timeout=TIMEOUT)
     assert first.status_code == 302
-    assert_error(requests.get(url, allow_redirects=False, timeout=TIMEOUT),
+    assert_error(s.get(url, allow_redirects=False, timeout=TIMEOUT),
                  400, "bad_request")
 
 
 def test_unknown_state_is_400(auth):
-    url = callback_url(auth)
+    s, url = callback_url(auth)
     q = parse_qs(urlparse(url).query)
     bad = f"{auth.url}/auth/callback/mock?code={q['code'][0]}&state=forged"
-    assert_error(requests.get(bad, allow_redirects=False, timeout=TIMEOUT),
+    assert_error(s.get(bad, allow_redirects=False, timeout=TIMEOUT),
                  400, "bad_request")
 
 
 def test_tampered_code_is_400(auth):
-    url = callback_url(auth)
+    s, url = callback_url(auth)
     q = parse_qs(urlparse(url).query)
     code = q["code"][0]
     tampered = ("A" if code[0] != "A" else "B") + code[1:]
     bad = f"{auth.url}/auth/callback/mock?code={tampered}&state={q['state'][0]}"
-    assert_error(requests.get(bad, allow_redirects=False, timeout=TIMEOUT),
+    assert_error(s.get(bad, allow_redirects=False, timeout=TIMEOUT),
                  400, "bad_request")
 
 
@@ -231,15 +238,15 @@ def test_mock_authorize_rejects_foreign_redirect_uri(auth):
     "//evil.com", "https://evil.com", "/\\evil.com", "evil.com", "/\r\nSet-Cookie: x=1",
     "///evil.com", ""])
 def test_open_redirects_go_to_app(auth, next_path):
-    r = requests.get(callback_url(auth, next_path=next_path), allow_redirects=False,
-                     timeout=TIMEOUT)
+    s, url = callback_url(auth, next_path=next_path)
+    r = s.get(url, allow_redirects=False, timeout=TIMEOUT)
     assert r.status_code == 302
     assert r.headers["Location"] == "/app"
 
 
 def test_next_relative_path_is_kept(auth):
-    r = requests.get(callback_url(auth, next_path="/app/groups/7?tab=vault"),
-                     allow_redirects=False, timeout=TIMEOUT)
+    s, url = callback_url(auth, next_path="/app/groups/7?tab=vault")
+    r = s.get(url, allow_redirects=False, timeout=TIMEOUT)
     assert r.headers["Location"] == "/app/groups/7?tab=vault"
 
 
@@ -462,15 +469,16 @@ def test_configured_provider_unreachable_is_503(cofferd, tmp_path):
     names = [p["name"] for p in
              requests.get(inst.url + "/auth/providers", timeout=TIMEOUT).json()["providers"]]
     assert names == ["ext"]
-    r = requests.get(inst.url + "/auth/login/ext", allow_redirects=False, timeout=TIMEOUT)
+    s = requests.Session()
+    r = s.get(inst.url + "/auth/login/ext", allow_redirects=False, timeout=TIMEOUT)
     assert r.status_code == 302
     loc = urlparse(r.headers["Location"])
     assert (loc.scheme, loc.netloc, loc.path) == ("https", "idp.example", "/authorize")
     q = {k: v[0] for k, v in parse_qs(loc.query).items()}
     assert q["x"] == "1" and q["client_id"] == "cid" and q["scope"] == "openid"
     assert q["redirect_uri"] == inst.url + "/auth/callback/ext"
-    r = requests.get(inst.url + "/auth/callback/ext",
-                     params={"code": "c", "state": q["state"]}, timeout=TIMEOUT)
+    r = s.get(inst.url + "/auth/callback/ext",
+              params={"code": "c", "state": q["state"]}, timeout=TIMEOUT)
     assert_error(r, 503, "unavailable")
     # The state was used up.
     r = requests.get(inst.url + "/auth/callback/ext",

@@ -31,6 +31,9 @@
 #include "tests/unit/test.h"
 #include "src/util.h"
 
+/* The schema version a fresh database migrates to: the last migration's. */
+#define LATEST	migrate_latest(migrations_sqlite)
+
 static const char *const tables[] = {
 	"activity", "app_meta", "billing_events", "catalog_items",
 	"catalog_snapshots", "characters", "checkout_sessions",
@@ -232,7 +235,7 @@ TEST(sqlite_fresh)
 	}
 	CHECK_EQ_INT(migrate_sqlite(t.path, &version, err, sizeof(err)), 0);
 	CHECK_EQ_STR(err, "");
-	CHECK_EQ_INT(version, 1);
+	CHECK_EQ_INT(version, LATEST);
 	if ((db = sq_open(t.path)) != NULL) {
 		for (i = 0; i < ARRAY_SIZE(tables); i++) {
 			snprintf(sql, sizeof(sql), "SELECT COUNT(*) FROM "
@@ -289,11 +292,11 @@ TEST(sqlite_twice_is_noop)
 	}
 	CHECK_EQ_INT(migrate_sqlite(t.path, &v2, err, sizeof(err)), 0);
 	CHECK_EQ_STR(err, "");
-	CHECK_EQ_INT(v1, 1);
-	CHECK_EQ_INT(v2, 1);
+	CHECK_EQ_INT(v1, LATEST);
+	CHECK_EQ_INT(v2, LATEST);
 	if ((db = sq_open(t.path)) != NULL) {
 		CHECK_EQ_INT(sq_int(db, "SELECT COUNT(*) FROM "
-		    "schema_migrations"), 1);
+		    "schema_migrations"), LATEST);
 		CHECK_EQ_INT(sq_int(db, "SELECT enabled FROM feature_flags "
 		    "WHERE key = 'export'"), 0);
 		sqlite3_close(db);
@@ -352,7 +355,7 @@ TEST(sqlite_concurrent)
 				fflush(stdout);
 				_exit(1);
 			}
-			_exit(v == 1 ? 0 : 2);
+			_exit(v == LATEST ? 0 : 2);
 		}
 		CHECK(pid[i] > 0);
 	}
@@ -364,7 +367,7 @@ TEST(sqlite_concurrent)
 	}
 	if ((db = sq_open(t.path)) != NULL) {
 		CHECK_EQ_INT(sq_int(db, "SELECT COUNT(*) FROM "
-		    "schema_migrations"), 1);
+		    "schema_migrations"), LATEST);
 		CHECK_EQ_INT(sq_int(db, "SELECT COUNT(*) FROM feature_flags"),
 		    5);
 		sqlite3_close(db);
@@ -765,7 +768,7 @@ TEST(pg_fresh_twice_newer_cascade)
 	}
 	CHECK_EQ_INT(migrate_postgres(d.dsn, &v, err, sizeof(err)), 0);
 	CHECK_EQ_STR(err, "");
-	CHECK_EQ_INT(v, 1);
+	CHECK_EQ_INT(v, LATEST);
 	if ((c = pgdb_connect(&d)) == NULL)
 		goto out;
 	for (i = 0; i < ARRAY_SIZE(tables); i++) {
@@ -787,8 +790,8 @@ TEST(pg_fresh_twice_newer_cascade)
 	    "WHERE key = 'export'"), 0);
 	v = -1;
 	CHECK_EQ_INT(migrate_postgres(d.dsn, &v, err, sizeof(err)), 0);
-	CHECK_EQ_INT(v, 1);
-	CHECK_EQ_INT(pg_int(c, "SELECT COUNT(*) FROM schema_migrations"), 1);
+	CHECK_EQ_INT(v, LATEST);
+	CHECK_EQ_INT(pg_int(c, "SELECT COUNT(*) FROM schema_migrations"), LATEST);
 	CHECK_EQ_INT(pg_int(c, "SELECT COUNT(*) FROM feature_flags "
 	    "WHERE NOT enabled"), 1);
 
@@ -942,7 +945,7 @@ TEST(pg_concurrent)
 				fflush(stdout);
 				_exit(1);
 			}
-			_exit(v == 1 ? 0 : 2);
+			_exit(v == LATEST ? 0 : 2);
 		}
 		CHECK(pid[i] > 0);
 	}
@@ -966,7 +969,7 @@ TEST(pg_concurrent)
 		CHECK(waitpid(pid[i], &status, 0) == pid[i]);
 		CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	}
-	CHECK_EQ_INT(pg_int(lock, "SELECT COUNT(*) FROM schema_migrations"), 1);
+	CHECK_EQ_INT(pg_int(lock, "SELECT COUNT(*) FROM schema_migrations"), LATEST);
 	CHECK_EQ_INT(pg_int(lock, "SELECT COUNT(*) FROM feature_flags"), 5);
 	PQfinish(lock);
 	pgdb_drop(&d);
