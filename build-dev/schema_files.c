@@ -405,6 +405,35 @@ const struct migration migrations_sqlite[] = {
 	    "\tupdated_at\tTEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))\n"
 	    ") WITHOUT ROWID;\n"
 	},
+	/* sqlite/002_login_binding.sql */
+	{2, "login_binding", ""
+	    "-- 002_login_binding.sql (SQLite) -- bind each login in progress to its browser.\n"
+	    "--\n"
+	    "-- /auth/login now sets a short-lived cookie, coffer_login, on the browser\n"
+	    "-- that starts a login, and the login's row keeps the SHA-256 (hex) of its\n"
+	    "-- value: the callback must come from a browser holding that cookie, so a\n"
+	    "-- callback URL cannot log somebody else's browser in (docs/API.md, \"GET\n"
+	    "-- /auth/callback/{provider}\").  The row also keeps the redirect_uri sent\n"
+	    "-- to the provider's authorize step, which the code exchange must repeat\n"
+	    "-- exactly; the callback no longer works it out again from its own Host\n"
+	    "-- header.\n"
+	    "--\n"
+	    "-- A row written before this migration has neither and could never be\n"
+	    "-- finished, so the table is rebuilt empty instead of altered: a login\n"
+	    "-- that was in progress during the upgrade is simply started again.  No\n"
+	    "-- other table refers to oauth_states.\n"
+	    "DROP TABLE oauth_states;\n"
+	    "CREATE TABLE oauth_states (\n"
+	    "\tstate\t\tTEXT PRIMARY KEY,\n"
+	    "\tprovider\tTEXT NOT NULL,\n"
+	    "\tcode_verifier\tTEXT NOT NULL,\t\t-- PKCE\n"
+	    "\tcookie_hash\tTEXT NOT NULL CHECK (length(cookie_hash) = 64),\n"
+	    "\tredirect_uri\tTEXT NOT NULL,\n"
+	    "\tnext_path\tTEXT NOT NULL DEFAULT '/app',\n"
+	    "\tcreated_at\tTEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))\n"
+	    ") WITHOUT ROWID;\n"
+	    "CREATE INDEX oauth_states_created_idx ON oauth_states (created_at);\t-- purging\n"
+	},
 	{0, NULL, NULL}
 };
 
@@ -734,6 +763,26 @@ const struct migration migrations_postgres[] = {
 	    "\tvalue\t\ttext NOT NULL,\n"
 	    "\tupdated_at\ttimestamptz NOT NULL DEFAULT now()\n"
 	    ");\n"
+	},
+	/* postgres/002_login_binding.sql */
+	{2, "login_binding", ""
+	    "-- 002_login_binding.sql (PostgreSQL) -- bind each login in progress to its browser.\n"
+	    "--\n"
+	    "-- The same change as src/db/schema/sqlite/002_login_binding.sql, whose\n"
+	    "-- comments explain it: oauth_states gains cookie_hash (the SHA-256 of the\n"
+	    "-- browser's coffer_login cookie) and redirect_uri, and is rebuilt empty,\n"
+	    "-- since a login in progress from before could never be finished.\n"
+	    "DROP TABLE oauth_states;\n"
+	    "CREATE TABLE oauth_states (\n"
+	    "\tstate\t\ttext PRIMARY KEY,\n"
+	    "\tprovider\ttext NOT NULL,\n"
+	    "\tcode_verifier\ttext NOT NULL,\n"
+	    "\tcookie_hash\ttext NOT NULL CHECK (length(cookie_hash) = 64),\n"
+	    "\tredirect_uri\ttext NOT NULL,\n"
+	    "\tnext_path\ttext NOT NULL DEFAULT '/app',\n"
+	    "\tcreated_at\ttimestamptz NOT NULL DEFAULT now()\n"
+	    ");\n"
+	    "CREATE INDEX oauth_states_created_idx ON oauth_states (created_at);\n"
 	},
 	{0, NULL, NULL}
 };

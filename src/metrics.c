@@ -27,6 +27,7 @@ struct route_stats {
 struct shared {
 	uint64_t worker_restarts;
 	uint64_t workers;
+	uint64_t started;		/* the start-up tasks are done */
 	struct route_stats route[METRICS_MAX_ROUTES];
 };
 
@@ -91,6 +92,19 @@ metrics_set_workers(int n)
 }
 
 void
+metrics_set_started(void)
+{
+	if (shm)
+		__atomic_store_n(&shm->started, 1, __ATOMIC_RELEASE);
+}
+
+int
+metrics_started(void)
+{
+	return shm ? (int)__atomic_load_n(&shm->started, __ATOMIC_ACQUIRE) : 0;
+}
+
+void
 metrics_render(struct evbuffer *out, const char *const *names, int nroutes)
 {
 	if (shm == NULL)
@@ -136,7 +150,11 @@ metrics_render(struct evbuffer *out, const char *const *names, int nroutes)
 	    "coffer_worker_restarts_total %llu\n"
 	    "# HELP coffer_workers HTTP worker processes configured.\n"
 	    "# TYPE coffer_workers gauge\n"
-	    "coffer_workers %llu\n",
+	    "coffer_workers %llu\n"
+	    "# HELP coffer_started 1 once the start-up tasks (default catalog, demo data) are done.\n"
+	    "# TYPE coffer_started gauge\n"
+	    "coffer_started %llu\n",
 	    (unsigned long long)load(&shm->worker_restarts),
-	    (unsigned long long)load(&shm->workers));
+	    (unsigned long long)load(&shm->workers),
+	    (unsigned long long)load(&shm->started));
 }

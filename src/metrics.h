@@ -27,6 +27,10 @@ int metrics_init(void);
 void metrics_request(int route, int status, uint64_t usec);
 void metrics_worker_restart(void);
 void metrics_set_workers(int n);
+/* The start-up tasks are done (worker 1 says so once, for every worker's
+ * /readyz and for the master's READY=1); and whether they are. */
+void metrics_set_started(void);
+int metrics_started(void);
 
 /* Append the exposition text.  names[i] is route i's label value
  * ("GET /api/v1/groups/{id}"); nroutes entries. */

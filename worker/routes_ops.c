@@ -37,6 +37,10 @@ ops_healthz(struct req *r)
 static void
 ops_readyz(struct req *r)
 {
+	if (!metrics_started()) {
+		http_error(r, 503, NULL, "starting: the start-up tasks are still running");
+		return;
+	}
 	if (db_ping() < 0) {
 		log_warn("readiness check failed: %s", db_last_error()->message);
 		http_error(r, 503, NULL, "database unavailable");

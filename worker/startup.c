@@ -15,6 +15,7 @@
  * default catalog (vault values are 0) or the demo data, and a restart
  * tries again.
  */
+#include <malloc.h>
 #include <string.h>
 
 #include <event2/event.h>
@@ -24,6 +25,7 @@
 #include "src/coro.h"
 #include "src/db/db.h"
 #include "src/log.h"
+#include "src/metrics.h"
 #include "src/store/catalog.h"
 #include "src/store/demo.h"
 #include "src/util.h"
@@ -117,6 +119,11 @@ run_tasks(void *arg)
 	load_default_catalog(cfg->catalog_path);
 	if (cfg->seed_demo)
 		seed_demo();
+	/* The catalog's JSON came and went in many small blocks: give the
+	 * freed pages back, so worker 1 idles as small as the others. */
+	malloc_trim(0);
+	metrics_set_started();
+	worker_startup_done();
 	log_info("startup: tasks done");
 }
 
@@ -129,7 +136,7 @@ try_start(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	(void)arg;
 	if (db_engine() == ENGINE_POSTGRES && !broker_link_up()) {
-		struct timeval tv = { S.backoff_ms / 1000, (S.backoff_ms % 1000) * 1000 };
+		struct timeval tv = msec_tv((uint64_t)S.backoff_ms);
 
 		evtimer_add(S.timer, &tv);
 		S.backoff_ms = S.backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS :
@@ -141,6 +148,8 @@ try_start(evutil_socket_t fd, short what, void *arg)
 	c = coro_create(run_tasks, NULL);
 	if (c == NULL) {
 		log_error("startup: cannot create a coroutine; tasks skipped");
+		metrics_set_started();
+		worker_startup_done();
 		return;
 	}
 	coro_set_data(c, &S);

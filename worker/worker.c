@@ -18,14 +18,15 @@
 #include <event2/listener.h>
 
 #include "src/coro.h"
+#include "src/db/broker_link.h"
 #include "src/db/db.h"
 #include "src/log.h"
+#include "src/metrics.h"
 #include "src/util.h"
-#include "worker/validate.h"
-#include "src/db/broker_link.h"
 #include "worker/inflight.h"
 #include "worker/router.h"
 #include "worker/startup.h"
+#include "worker/validate.h"
 #include "worker/worker.h"
 
 /* Catalog uploads go to the admin listener; the default catalog is ~1.4 MB. */
@@ -40,6 +41,7 @@ static struct {
 	int nbound;
 	int nmain;		/* bound[0..nmain) belong to http[0] */
 	int ready_fd;
+	int link_up, tasks_done;	/* both, to report ready (report_ready) */
 	int stopping;
 	struct event *stop_timer;
 } W;
@@ -64,18 +66,33 @@ worker_base(void)
 
 /*
  * Ready means able to serve every route, so the master's READY=1 waits for
- * each worker's first handshake with the broker.
+ * each worker's first handshake with the broker, and for the start-up
+ * tasks: worker 1 reports only once they are done.
  */
 static void
-on_broker_up(void)
+report_ready(void)
 {
-	if (W.ready_fd < 0)
+	if (W.ready_fd < 0 || !W.link_up || !W.tasks_done)
 		return;
 	if (write(W.ready_fd, "r", 1) != 1)
 		log_warn("ready pipe: %m");
 	close(W.ready_fd);
 	W.ready_fd = -1;
 	log_debug("serving");
+}
+
+static void
+on_broker_up(void)
+{
+	W.link_up = 1;
+	report_ready();
+}
+
+void
+worker_startup_done(void)
+{
+	W.tasks_done = 1;
+	report_ready();
 }
 
 static void
@@ -197,6 +214,7 @@ worker_main(struct config *cfg, int id, const struct listeners *ls, int ready_fd
 		return 1;
 	snprintf(sock, sizeof(sock), "%s/broker.sock", cfg->runtime_dir);
 	W.ready_fd = ready_fd;
+	W.tasks_done = id != 1 || metrics_started();
 	broker_link_start(W.base, sock, on_broker_up);
 	{
 		struct validate_limits vl = { (size_t)cfg->max_body_size, ADMIN_MAX_BODY,

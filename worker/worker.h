@@ -13,6 +13,9 @@
 #include "src/listen.h"
 
 /* Runs the worker until stopped; returns the process exit status. */
+/* Worker 1's start-up tasks are done (worker/startup.c). */
+void worker_startup_done(void);
+
 int worker_main(struct config *cfg, int id, const struct listeners *ls, int ready_fd);
 
 /* True once a graceful stop began (responses then close the connection). */

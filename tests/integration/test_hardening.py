@@ -2,6 +2,7 @@
 text that is not UTF-8, requests framed two ways, the admin listener's
 exposure, process titles, the access log, and a stop that does not wait
 for clients that went away."""
+import json
 import os
 import re
 import signal
@@ -219,3 +220,39 @@ def test_stop_does_not_wait_for_clients_that_went_away(cofferd):
     assert took < 5, f"the stop took {took:.1f} s"
     assert "still running" not in inst.log()[mark:]
     wait_until(lambda: not inst.survivors(), STOP_TIMEOUT, "every child to exit")
+
+
+# ---- readiness ----
+
+def test_not_ready_until_the_startup_tasks_are_done(cofferd, engine, tmp_path):
+    """The default catalog comes through a FIFO, so the start-up tasks wait
+    for the test: meanwhile /readyz says "starting" and systemd hears no
+    READY; once the catalog is in, both say ready and the prices are there."""
+    fifo = tmp_path / "catalog.json"
+    os.mkfifo(fifo)
+    inst = cofferd(engine, {"catalog": {"path": str(fifo)}}, wait=False)
+
+    def starting():
+        inst.check_running()
+        try:
+            r = inst.get("/readyz", timeout=0.5)
+        except Exception:
+            return False            # worker 1 is the one waiting on the FIFO
+        assert r.status_code == 503, r.text
+        assert_error(r, 503, "unavailable")
+        assert "starting" in r.json()["error"]["message"]
+        assert r.headers.get("Retry-After")
+        return True
+    wait_until(starting, 30, "/readyz to answer starting")
+    assert "ready:" not in inst.log()
+
+    catalog = {"version": "fifo-1", "items": [
+        {"id": 4151, "name": "Abyssal whip", "members": True, "tradeable": True,
+         "stackable": False, "highalch": 72000, "price": 1500000}]}
+    with open(fifo, "w") as f:
+        f.write(json.dumps(catalog))
+    inst.wait_ready()
+    wait_until(lambda: inst.get("/readyz", timeout=5).status_code == 200, 10,
+               "/readyz to say ready")
+    log = inst.log()
+    assert log.index("catalog: loaded default catalog") < log.index("ready:")
