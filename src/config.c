@@ -557,6 +557,11 @@ check_whole(struct parser *p)
 		    "engine = postgres needs [database] postgres_dsn");
 	if (cfg->listen[0] == '\0')
 		return fail(p, setting_line(p, "listen"), "listen must name at least one address");
+	/* The broker's socket is runtime_dir/broker.sock, and a Unix socket
+	 * path has room for 107 bytes: refuse rather than cut it. */
+	if (strlen(cfg->runtime_dir) + strlen("/broker.sock") > 107)
+		return fail(p, setting_line(p, "runtime_dir"), "runtime_dir is too long for a "
+		    "socket path (%zu bytes; at most 95)", strlen(cfg->runtime_dir));
 	/* Without a token the admin routes trust whoever can connect. */
 	if ((cfg->ops_token_file == NULL || cfg->ops_token_file[0] == '\0') &&
 	    !listen_all_loopback(cfg->admin_listen))

@@ -113,17 +113,29 @@ http_reply_json(struct req *r, int status, json_t *body)
 void
 http_error(struct req *r, int status, const char *code, const char *fmt, ...)
 {
-	char msg[512];
+	json_t *body;
+	char *msg;
 	va_list ap;
+	int n;
 
+	/* Formatted whole: a message cut short could end inside a UTF-8
+	 * character, which JSON cannot carry. */
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	n = vasprintf(&msg, fmt, ap);
 	va_end(ap);
+	if (n < 0)
+		msg = NULL;
 	if (status == 503 && r->status == 0)
 		evhttp_add_header(evhttp_request_get_output_headers(r->ev),
 		    "Retry-After", "1");
-	http_reply_json(r, status, json_pack("{s:{s:s,s:s}}", "error",
-	    "code", code ? code : http_error_code(status), "message", msg));
+	if (code == NULL)
+		code = http_error_code(status);
+	body = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message",
+	    msg ? msg : "out of memory");
+	if (body == NULL)	/* msg held text that is not UTF-8: a bug here */
+		body = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", code);
+	free(msg);
+	http_reply_json(r, status, body);
 }
 
 void
