@@ -149,7 +149,10 @@ fn_sum_mul_value(sqlite3_context *ctx)
 }
 
 /*
- * Register the functions above on conn; 0 or -1.
+ * Register the functions above on conn; 0 or -1.  Both are deterministic
+ * and innocuous (no side effects), and the vault is their only user.
+ *
+ * mul_sat(a, b): a * b clamped to the 64-bit range (fn_mul_sat).
  *
  * sum_mul(a, b): the exact sum of a * b over the rows, as an aggregate and
  * as a window function (it has an inverse).  The products and their sum
