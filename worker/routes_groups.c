@@ -63,10 +63,16 @@ group_json(const struct db_result *rows, int i, const struct db_result *tot)
 		json_object_set_new(g, "join_code",
 		    json_string(db_text(rows, i, GROUP_JOIN_CODE)));
 	if (tot != NULL) {
+		/* The total may pass 2^63 - 1: clamped, and then said
+		 * (docs/API.md "Numbers"). */
+		int64_t value;
+		int sat = store_vault_total(tot, 0, VAULT_TOTALS_TOTAL_VALUE, &value);
+
 		json_object_set_new(g, "item_count",
 		    json_integer(db_int(tot, 0, VAULT_TOTALS_ITEM_COUNT)));
-		json_object_set_new(g, "total_value",
-		    json_integer(db_int(tot, 0, VAULT_TOTALS_TOTAL_VALUE)));
+		json_object_set_new(g, "total_value", json_integer(value));
+		if (sat)
+			json_object_set_new(g, "saturated", json_true());
 		json_object_set_new(g, "last_sync_at",
 		    http_json_time(tot, 0, VAULT_TOTALS_LAST_SYNC_AT));
 	}

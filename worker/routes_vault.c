@@ -27,6 +27,11 @@
  * whether a next page exists.  total_value and item_count come from one
  * window over every matching item in the same statement (store_vault_page;
  * store_vault_totals only when the page is empty).
+ *
+ * Values and totals may pass 2^63 - 1 (docs/API.md "Numbers"): they are
+ * read through store_vault_value() and store_vault_total(), which clamp
+ * and say so, and an object with a clamped number gets "saturated": true
+ * (saturated()).  Nothing here multiplies or adds them itself.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -57,6 +62,15 @@ text_json(const struct db_result *rows, int i, int col)
 	const char *s = db_text(rows, i, col);
 
 	return s ? json_string(s) : json_null();
+}
+
+/* o, with "saturated": true when one of its numbers was clamped. */
+static json_t *
+saturated(json_t *o, int sat)
+{
+	if (sat)
+		json_object_set_new(o, "saturated", json_true());
+	return o;
 }
 
 /* An item id from a path segment: decimal, 0 included, no leading zero;
@@ -126,13 +140,17 @@ holders_json(const char *text)
 static json_t *
 item_json(const struct db_result *rows, int i)
 {
-	return json_pack("{s:I,s:o,s:I,s:I,s:I,s:o}",
+	int64_t qty = db_int(rows, i, VAULT_PAGE_QTY);
+	int64_t price = db_int(rows, i, VAULT_PAGE_UNIT_PRICE), value;
+	int sat = store_vault_value(qty, price, &value);
+
+	return saturated(json_pack("{s:I,s:o,s:I,s:I,s:I,s:o}",
 	    "id", (json_int_t)db_int(rows, i, VAULT_PAGE_ID),
 	    "name", text_json(rows, i, VAULT_PAGE_NAME),
-	    "qty", (json_int_t)db_int(rows, i, VAULT_PAGE_QTY),
-	    "unit_price", (json_int_t)db_int(rows, i, VAULT_PAGE_UNIT_PRICE),
-	    "value", (json_int_t)db_int(rows, i, VAULT_PAGE_VALUE),
-	    "holders", holders_json(db_text(rows, i, VAULT_PAGE_HOLDERS)));
+	    "qty", (json_int_t)qty,
+	    "unit_price", (json_int_t)price,
+	    "value", (json_int_t)value,
+	    "holders", holders_json(db_text(rows, i, VAULT_PAGE_HOLDERS))), sat);
 }
 
 /* ---- the cursor ---- */
@@ -241,7 +259,7 @@ reply_vault(struct req *r, int64_t id)
 	struct http_cursor cursor;
 	json_t *items, *next, *version;
 	int64_t count, value;
-	int n;
+	int n, sat;
 
 	if (parse_query(r, &vq, &cursor) < 0)
 		return;
@@ -255,7 +273,7 @@ reply_vault(struct req *r, int64_t id)
 	if (n > 0) {
 		/* Every row carries the totals over all matches. */
 		count = db_int(rows, 0, VAULT_PAGE_ITEM_COUNT);
-		value = db_int(rows, 0, VAULT_PAGE_TOTAL_VALUE);
+		sat = store_vault_total(rows, 0, VAULT_PAGE_TOTAL_VALUE, &value);
 		version = text_json(rows, 0, VAULT_PAGE_CATALOG_VERSION);
 	} else {
 		if (store_vault_totals(id, vq.container, vq.q, &tot) < 0) {
@@ -264,20 +282,20 @@ reply_vault(struct req *r, int64_t id)
 			return;
 		}
 		count = db_int(tot, 0, VAULT_TOTALS_ITEM_COUNT);
-		value = db_int(tot, 0, VAULT_TOTALS_TOTAL_VALUE);
+		sat = store_vault_total(tot, 0, VAULT_TOTALS_TOTAL_VALUE, &value);
 		version = text_json(tot, 0, VAULT_TOTALS_CATALOG_VERSION);
 	}
 	items = json_array();
 	for (int i = 0; i < n && i < vq.limit; i++)
 		json_array_append_new(items, item_json(rows, i));
 	next = n > vq.limit ? cursor_json(&vq, rows, vq.limit - 1) : json_null();
-	http_reply_json(r, 200, json_pack("{s:I,s:o,s:I,s:I,s:o,s:o}",
+	http_reply_json(r, 200, saturated(json_pack("{s:I,s:o,s:I,s:I,s:o,s:o}",
 	    "group_id", (json_int_t)id,
 	    "catalog_version", version,
 	    "total_value", (json_int_t)value,
 	    "item_count", (json_int_t)count,
 	    "items", items,
-	    "next_cursor", next));
+	    "next_cursor", next), sat));
 	db_result_free(tot);
 	db_result_free(rows);
 }
@@ -292,8 +310,9 @@ static void
 vault_item(struct req *r)
 {
 	struct db_result *holders = NULL, *item = NULL;
-	int64_t id = r->group_id, item_id, qty = 0, price;
+	int64_t id = r->group_id, item_id, qty = 0, price, value, held;
 	json_t *list;
+	int sat;
 
 	item_id = parse_item_id(r->param[1]);
 	if (item_id < 0 || item_id > INT32_MAX) {
@@ -306,24 +325,29 @@ vault_item(struct req *r)
 	}
 	list = json_array();
 	for (int i = 0; i < db_nrows(holders); i++) {
-		qty += db_int(holders, i, VAULT_HOLDER_QTY);
+		/* Each holding is below 2^31, so the sum fits 64 bits; checked
+		 * all the same. */
+		held = db_int(holders, i, VAULT_HOLDER_QTY);
+		if (__builtin_add_overflow(qty, held, &qty))
+			qty = INT64_MAX;
 		json_array_append_new(list, json_pack("{s:s,s:I,s:s,s:I,s:o}",
 		    "character", db_text(holders, i, VAULT_HOLDER_CHARACTER),
 		    "user_id", (json_int_t)db_int(holders, i, VAULT_HOLDER_USER_ID),
 		    "container", db_text(holders, i, VAULT_HOLDER_CONTAINER),
-		    "qty", (json_int_t)db_int(holders, i, VAULT_HOLDER_QTY),
+		    "qty", (json_int_t)held,
 		    "held_since", http_json_time(holders, i, VAULT_HOLDER_HELD_SINCE)));
 	}
 	price = db_int(item, 0, VAULT_ITEM_UNIT_PRICE);
-	http_reply_json(r, 200, json_pack("{s:I,s:o,s:I,s:o,s:I,s:I,s:I,s:o}",
+	sat = store_vault_value(qty, price, &value);
+	http_reply_json(r, 200, saturated(json_pack("{s:I,s:o,s:I,s:o,s:I,s:I,s:I,s:o}",
 	    "group_id", (json_int_t)id,
 	    "catalog_version", text_json(item, 0, VAULT_ITEM_CATALOG_VERSION),
 	    "id", (json_int_t)item_id,
 	    "name", text_json(item, 0, VAULT_ITEM_NAME),
 	    "unit_price", (json_int_t)price,
 	    "qty", (json_int_t)qty,
-	    "value", (json_int_t)(qty * price),
-	    "holders", list));
+	    "value", (json_int_t)value,
+	    "holders", list), sat));
 	db_result_free(holders);
 	db_result_free(item);
 }
@@ -332,8 +356,9 @@ static void
 vault_summary(struct req *r)
 {
 	struct db_result *tot = NULL, *members = NULL, *conts = NULL;
-	int64_t id = r->group_id;
+	int64_t id = r->group_id, value;
 	json_t *ml, *cl;
+	int sat;
 
 	if (store_vault_totals(id, NULL, NULL, &tot) < 0 ||
 	    store_vault_summary(id, &members, &conts) < 0) {
@@ -342,25 +367,30 @@ vault_summary(struct req *r)
 		return;
 	}
 	ml = json_array();
-	for (int i = 0; i < db_nrows(members); i++)
-		json_array_append_new(ml, json_pack("{s:I,s:s,s:I,s:I}",
+	for (int i = 0; i < db_nrows(members); i++) {
+		sat = store_vault_total(members, i, VAULT_MEMBER_TOTAL_VALUE, &value);
+		json_array_append_new(ml, saturated(json_pack("{s:I,s:s,s:I,s:I}",
 		    "user_id", (json_int_t)db_int(members, i, VAULT_MEMBER_USER_ID),
 		    "display_name", db_text(members, i, VAULT_MEMBER_DISPLAY_NAME),
 		    "item_count", (json_int_t)db_int(members, i, VAULT_MEMBER_ITEM_COUNT),
-		    "total_value", (json_int_t)db_int(members, i, VAULT_MEMBER_TOTAL_VALUE)));
+		    "total_value", (json_int_t)value), sat));
+	}
 	cl = json_array();
-	for (int i = 0; i < db_nrows(conts); i++)
-		json_array_append_new(cl, json_pack("{s:s,s:I,s:I}",
+	for (int i = 0; i < db_nrows(conts); i++) {
+		sat = store_vault_total(conts, i, VAULT_CONTAINER_TOTAL_VALUE, &value);
+		json_array_append_new(cl, saturated(json_pack("{s:s,s:I,s:I}",
 		    "container", db_text(conts, i, VAULT_CONTAINER_NAME),
 		    "item_count", (json_int_t)db_int(conts, i, VAULT_CONTAINER_ITEM_COUNT),
-		    "total_value", (json_int_t)db_int(conts, i, VAULT_CONTAINER_TOTAL_VALUE)));
-	http_reply_json(r, 200, json_pack("{s:I,s:o,s:I,s:I,s:o,s:o}",
+		    "total_value", (json_int_t)value), sat));
+	}
+	sat = store_vault_total(tot, 0, VAULT_TOTALS_TOTAL_VALUE, &value);
+	http_reply_json(r, 200, saturated(json_pack("{s:I,s:o,s:I,s:I,s:o,s:o}",
 	    "group_id", (json_int_t)id,
 	    "catalog_version", text_json(tot, 0, VAULT_TOTALS_CATALOG_VERSION),
-	    "total_value", (json_int_t)db_int(tot, 0, VAULT_TOTALS_TOTAL_VALUE),
+	    "total_value", (json_int_t)value,
 	    "item_count", (json_int_t)db_int(tot, 0, VAULT_TOTALS_ITEM_COUNT),
 	    "members", ml,
-	    "containers", cl));
+	    "containers", cl), sat));
 	db_result_free(tot);
 	db_result_free(members);
 	db_result_free(conts);

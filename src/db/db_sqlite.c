@@ -13,7 +13,12 @@
  * transaction is open the coroutine may not yield (coro_forbid_yield):
  * holding SQLite's write lock across a network wait would stall every
  * other process.
+ *
+ * Each connection also gets the two SQL functions the vault needs for
+ * exact numbers (see register_functions); PostgreSQL spells the same
+ * arithmetic with NUMERIC, in the other half of each dual statement.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +31,151 @@
 #include "src/util.h"
 
 static sqlite3 *conn;
+
+/* ---- exact arithmetic for the vault (docs/API.md "Numbers") ---- */
+
+/*
+ * SQLite's integers are 64 bits, and it answers an overflow with a float
+ * (a * b) or an "integer overflow" error (SUM), neither of which is a
+ * number the API may answer.  A value qty * price and a total of them may
+ * pass 2^63 - 1, so the vault computes them with these instead.
+ */
+
+/*
+ * mul_sat(a, b): a * b as an INTEGER, clamped to the 64-bit range instead
+ * of overflowing; NULL when either is NULL.  PostgreSQL:
+ * LEAST(a::numeric * b, 9223372036854775807)::bigint (the vault's numbers
+ * are never negative).  Deterministic, so usable in ORDER BY and indexes.
+ */
+static void
+fn_mul_sat(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	sqlite3_int64 a, b, v;
+
+	(void)argc;
+	if (sqlite3_value_type(argv[0]) == SQLITE_NULL ||
+	    sqlite3_value_type(argv[1]) == SQLITE_NULL)
+		return;		/* the result is NULL */
+	a = sqlite3_value_int64(argv[0]);
+	b = sqlite3_value_int64(argv[1]);
+	if (__builtin_mul_overflow(a, b, &v))
+		v = (a < 0) != (b < 0) ? INT64_MIN : INT64_MAX;
+	sqlite3_result_int64(ctx, v);
+}
+
+/*
+ * The running state of sum_mul: the exact sum, and how many rows.  SQLite
+ * aligns aggregate contexts to 8 bytes only, so the 128-bit sum is kept as
+ * bytes and copied in and out.
+ */
+struct sum_mul {
+	unsigned char sum[sizeof(__int128)];
+	int64_t rows;
+	int over;		/* passed 128 bits: sum stays at the bound */
+};
+
+/* Add (sign 1) or take away (sign -1) the row's a * b. */
+static void
+sum_mul_add(sqlite3_context *ctx, sqlite3_value **argv, int sign)
+{
+	struct sum_mul *st = sqlite3_aggregate_context(ctx, sizeof(*st));
+	__int128 p, sum;
+
+	if (st == NULL) {
+		sqlite3_result_error_nomem(ctx);
+		return;
+	}
+	if (sqlite3_value_type(argv[0]) == SQLITE_NULL ||
+	    sqlite3_value_type(argv[1]) == SQLITE_NULL)
+		return;		/* skipped, like SUM skips NULL */
+	st->rows += sign;
+	if (st->over)
+		return;
+	/* Two 64-bit factors always fit in 128 bits. */
+	p = (__int128)sqlite3_value_int64(argv[0]) * sqlite3_value_int64(argv[1]);
+	if (sign < 0)
+		p = -p;
+	memcpy(&sum, st->sum, sizeof(sum));
+	if (__builtin_add_overflow(sum, p, &sum)) {
+		sum = p < 0 ? -(__int128)(~(unsigned __int128)0 >> 1) - 1 :
+		    (__int128)(~(unsigned __int128)0 >> 1);
+		st->over = 1;
+	}
+	memcpy(st->sum, &sum, sizeof(sum));
+}
+
+static void
+fn_sum_mul_step(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	(void)argc;
+	sum_mul_add(ctx, argv, 1);
+}
+
+static void
+fn_sum_mul_inverse(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	(void)argc;
+	sum_mul_add(ctx, argv, -1);
+}
+
+/* The sum so far: an INTEGER when it fits 64 bits, else its decimal
+ * TEXT; NULL over no rows, like SUM. */
+static void
+fn_sum_mul_value(sqlite3_context *ctx)
+{
+	struct sum_mul *st = sqlite3_aggregate_context(ctx, 0);
+	unsigned __int128 u;
+	__int128 sum;
+	char buf[48], *p = buf + sizeof(buf);
+
+	if (st == NULL || st->rows == 0)
+		return;		/* the result is NULL */
+	memcpy(&sum, st->sum, sizeof(sum));
+	if (sum >= INT64_MIN && sum <= INT64_MAX) {
+		sqlite3_result_int64(ctx, (sqlite3_int64)sum);
+		return;
+	}
+	/* Digits from the end; the magnitude as unsigned, so the most
+	 * negative sum has one too. */
+	u = sum < 0 ? -(unsigned __int128)sum : (unsigned __int128)sum;
+	*--p = '\0';
+	do {
+		*--p = (char)('0' + (int)(u % 10));
+		u /= 10;
+	} while (u != 0);
+	if (sum < 0)
+		*--p = '-';
+	sqlite3_result_text(ctx, p, -1, SQLITE_TRANSIENT);
+}
+
+/*
+ * Register the functions above on conn; 0 or -1.  Both are deterministic
+ * and innocuous (no side effects), and the vault is their only user.
+ *
+ * mul_sat(a, b): a * b clamped to the 64-bit range (fn_mul_sat).
+ *
+ * sum_mul(a, b): the exact sum of a * b over the rows, as an aggregate and
+ * as a window function (it has an inverse).  The products and their sum
+ * are 128-bit, so nothing the vault can hold overflows; the result is an
+ * INTEGER while it fits 64 bits and a decimal TEXT beyond (readers parse
+ * either; CAST(x AS INTEGER) clamps the TEXT to 2^63 - 1).  PostgreSQL:
+ * SUM(a::numeric * b).
+ */
+static int
+register_functions(void)
+{
+	const int flags = SQLITE_UTF8 | SQLITE_DETERMINISTIC | SQLITE_INNOCUOUS;
+
+	if (sqlite3_create_function_v2(conn, "mul_sat", 2, flags, NULL,
+	    fn_mul_sat, NULL, NULL, NULL) != SQLITE_OK ||
+	    sqlite3_create_window_function(conn, "sum_mul", 2, flags, NULL,
+	    fn_sum_mul_step, fn_sum_mul_value, fn_sum_mul_value,
+	    fn_sum_mul_inverse, NULL) != SQLITE_OK) {
+		log_error("sqlite: registering functions: %s", sqlite3_errmsg(conn));
+		return -1;
+	}
+	return 0;
+}
 
 static void
 lite_error(struct db_session *s, int rc, const char *what)
@@ -72,7 +222,7 @@ lite_init(const struct config *cfg, struct event_base *base)
 		log_error("sqlite: %s", sqlite3_errmsg(conn));
 		return -1;
 	}
-	return 0;
+	return register_functions();
 }
 
 static void

@@ -27,11 +27,22 @@
  * is one LIKE pattern built here with %, _ and \ escaped, so a q of "50%"
  * means those three characters.
  *
+ * Numbers are exact (docs/API.md "Numbers").  A value qty * price may pass
+ * 2^63 - 1, since qty is summed over every holder, and so may any total.
+ * The value column is clamped to 2^63 - 1 (MUL_SAT): pages sort on it and
+ * cursors carry it, so it must be a 64-bit integer, and clamped values
+ * that tie go by id like any tie.  Totals are summed from the exact
+ * products, never from the clamped values (SUM_MUL), into a number that
+ * may be wider than 64 bits (PostgreSQL NUMERIC, a decimal text from
+ * SQLite); store_vault_total() clamps it in C and says so.  The SQLite
+ * spellings are functions that db_sqlite.c registers on each connection.
+ *
  * Parameters of every vault statement: $1 group, $2 container (NULL: all),
  * $3 LIKE pattern (NULL: all); pages add $4 cursor key, $5 cursor id
  * (NULL: first page), $6 limit.  Parameters that may be NULL are CAST where
  * tested, so PostgreSQL knows their type from the text alone.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -43,10 +54,17 @@
 #define CONTAINERS "('inventory', 'equipment', 'bank', 'group_storage', " \
 	"'seed_vault', 'rune_pouch', 'quiver', 'looting_bag')"
 
-#define VAULT_ITEMS(SNAME) \
+/* A * B clamped to 2^63 - 1, and the exact sum of A * B over the rows. */
+#define LITE_MUL_SAT(A, B)	"mul_sat(" A ", " B ")"
+#define PG_MUL_SAT(A, B) \
+	"LEAST((" A ")::numeric * (" B "), 9223372036854775807)::bigint"
+#define LITE_SUM_MUL(A, B)	"sum_mul(" A ", " B ")"
+#define PG_SUM_MUL(A, B)	"SUM((" A ")::numeric * (" B "))"
+
+#define VAULT_ITEMS(SNAME, MUL_SAT) \
 	"(SELECT a.id AS id, ca.name AS name, a.qty AS qty, " \
 	"COALESCE(ca.price, 0) AS unit_price, " \
-	"a.qty * COALESCE(ca.price, 0) AS value, " SNAME " AS sname " \
+	MUL_SAT("a.qty", "COALESCE(ca.price, 0)") " AS value, " SNAME " AS sname " \
 	"FROM (SELECT ci.item_id AS id, SUM(ci.qty) AS qty " \
 	"FROM group_characters gc " \
 	"JOIN container_items ci ON ci.character_id = gc.character_id " \
@@ -57,8 +75,8 @@
 	" AND ca.item_id = a.id " \
 	"WHERE CAST($3 AS TEXT) IS NULL OR lower(ca.name) LIKE lower($3) ESCAPE '\\')"
 
-#define LITE_ITEMS	VAULT_ITEMS("lower(COALESCE(ca.name, ''))")
-#define PG_ITEMS	VAULT_ITEMS("lower(COALESCE(ca.name, '')) COLLATE \"C\"")
+#define LITE_ITEMS	VAULT_ITEMS("lower(COALESCE(ca.name, ''))", LITE_MUL_SAT)
+#define PG_ITEMS	VAULT_ITEMS("lower(COALESCE(ca.name, '')) COLLATE \"C\"", PG_MUL_SAT)
 
 /*
  * The holders of a page's items come from one grouped join over the
@@ -85,9 +103,9 @@
 	"'container', h.container, 'qty', h.qty))")
 
 /* The selected columns are in the order of enum vault_page_col (vault.h). */
-#define PAGE_SQL(ITEMS, HOLDERS, KEY, CMP, DIR) \
+#define PAGE_SQL(ITEMS, HOLDERS, SUM_MUL, KEY, CMP, DIR) \
 	"WITH page AS MATERIALIZED (SELECT p.* FROM (SELECT i.*, COUNT(*) OVER () AS n_all, " \
-	"SUM(i.value) OVER () AS v_all FROM " ITEMS " i) p " \
+	SUM_MUL("i.qty", "i.unit_price") " OVER () AS v_all FROM " ITEMS " i) p " \
 	"WHERE CAST($5 AS BIGINT) IS NULL OR p." KEY " " CMP " $4 " \
 	"OR (p." KEY " = $4 AND p.id > $5) " \
 	"ORDER BY p." KEY " " DIR ", p.id LIMIT $6), " HOLDERS " " \
@@ -97,8 +115,8 @@
 	"ORDER BY t." KEY " " DIR ", t.id"
 
 #define PAGE_PAIR(KEY, CMP, DIR) \
-	{ PAGE_SQL(LITE_ITEMS, LITE_HOLDERS, KEY, CMP, DIR), \
-	  PAGE_SQL(PG_ITEMS, PG_HOLDERS, KEY, CMP, DIR) }
+	{ PAGE_SQL(LITE_ITEMS, LITE_HOLDERS, LITE_SUM_MUL, KEY, CMP, DIR), \
+	  PAGE_SQL(PG_ITEMS, PG_HOLDERS, PG_SUM_MUL, KEY, CMP, DIR) }
 
 /* [sort][desc][engine]; the key names follow enum vault_sort. */
 static const char *const page_sql[4][2][2] = {
@@ -131,6 +149,14 @@ like_pattern(const char *q)
 	return out;
 }
 
+/* The totals row; columns in the order of enum vault_totals_col. */
+#define TOTALS_SQL(ITEMS, SUM_MUL) \
+	"SELECT COUNT(*), COALESCE(" SUM_MUL("p.qty", "p.unit_price") ", 0), " \
+	"(SELECT version FROM catalog_snapshots WHERE is_current), " \
+	"(SELECT MAX(c.last_sync_at) FROM group_characters g " \
+	"JOIN characters c ON c.id = g.character_id WHERE g.group_id = $1) " \
+	"FROM " ITEMS " p"
+
 int
 store_vault_totals(int64_t group_id, const char *container, const char *q,
 		   struct db_result **row)
@@ -140,19 +166,9 @@ store_vault_totals(int64_t group_id, const char *container, const char *q,
 	struct db_value p[] = { DB_INT(group_id), DB_TEXT(container), DB_TEXT(pattern) };
 	int rc;
 
-	/* Columns in the order of enum vault_totals_col. */
 	if (st == NULL)
-		st = db_prepare_dual(
-		    "SELECT COUNT(*), COALESCE(SUM(p.value), 0), "
-		    "(SELECT version FROM catalog_snapshots WHERE is_current), "
-		    "(SELECT MAX(c.last_sync_at) FROM group_characters g "
-		    "JOIN characters c ON c.id = g.character_id WHERE g.group_id = $1) "
-		    "FROM " LITE_ITEMS " p",
-		    "SELECT COUNT(*), COALESCE(SUM(p.value), 0), "
-		    "(SELECT version FROM catalog_snapshots WHERE is_current), "
-		    "(SELECT MAX(c.last_sync_at) FROM group_characters g "
-		    "JOIN characters c ON c.id = g.character_id WHERE g.group_id = $1) "
-		    "FROM " PG_ITEMS " p");
+		st = db_prepare_dual(TOTALS_SQL(LITE_ITEMS, LITE_SUM_MUL),
+		    TOTALS_SQL(PG_ITEMS, PG_SUM_MUL));
 	rc = db_get(st, p, 3, row);
 	free(pattern);
 	if (rc == 0) {
@@ -221,6 +237,40 @@ store_vault_item(int64_t group_id, int64_t item_id, struct db_result **holders,
 	return 0;
 }
 
+/*
+ * The summary's lists go largest value first by the value they answer:
+ * clamped to 2^63 - 1 (LITE_CLAMP, PG_CLAMP), then by user id or
+ * container, so two clamped totals keep a fixed order on both engines.
+ * Columns in the order of enum vault_member_col and vault_container_col.
+ */
+#define VALUE_SUM(SUM_MUL)	"COALESCE(" SUM_MUL("ci.qty", "COALESCE(ca.price, 0)") ", 0)"
+#define LITE_CLAMP(SUM_MUL)	"CAST(" VALUE_SUM(SUM_MUL) " AS INTEGER)"
+#define PG_CLAMP(SUM_MUL)	"LEAST(" VALUE_SUM(SUM_MUL) ", 9223372036854775807)"
+
+#define MEMBERS_SQL(SUM_MUL, CLAMP) \
+	"SELECT m.user_id, u.display_name, COUNT(DISTINCT ci.item_id), " \
+	VALUE_SUM(SUM_MUL) " " \
+	"FROM group_members m JOIN users u ON u.id = m.user_id " \
+	"LEFT JOIN group_characters gc " \
+	"ON gc.group_id = m.group_id AND gc.user_id = m.user_id " \
+	"LEFT JOIN container_items ci ON ci.character_id = gc.character_id " \
+	"LEFT JOIN catalog_items ca ON ca.snapshot_id = " CURRENT_SNAPSHOT \
+	" AND ca.item_id = ci.item_id " \
+	"WHERE m.group_id = $1 " \
+	"GROUP BY m.user_id, u.display_name " \
+	"ORDER BY " CLAMP(SUM_MUL) " DESC, m.user_id"
+
+#define CONTAINERS_SQL(SUM_MUL, CLAMP) \
+	"SELECT ci.container, COUNT(DISTINCT ci.item_id), " \
+	VALUE_SUM(SUM_MUL) " " \
+	"FROM group_characters gc " \
+	"JOIN container_items ci ON ci.character_id = gc.character_id " \
+	"LEFT JOIN catalog_items ca ON ca.snapshot_id = " CURRENT_SNAPSHOT \
+	" AND ca.item_id = ci.item_id " \
+	"WHERE gc.group_id = $1 " \
+	"GROUP BY ci.container " \
+	"ORDER BY " CLAMP(SUM_MUL) " DESC, ci.container"
+
 int
 store_vault_summary(int64_t group_id, struct db_result **members,
 		    struct db_result **containers)
@@ -228,31 +278,13 @@ store_vault_summary(int64_t group_id, struct db_result **members,
 	static struct db_stmt *st_members, *st_containers;
 	struct db_value p[] = { DB_INT(group_id) };
 
-	/* Columns in the order of enum vault_member_col and
-	 * vault_container_col. */
 	if (st_members == NULL) {
-		st_members = db_prepare(
-		    "SELECT m.user_id, u.display_name, COUNT(DISTINCT ci.item_id), "
-		    "COALESCE(SUM(ci.qty * COALESCE(ca.price, 0)), 0) AS value "
-		    "FROM group_members m JOIN users u ON u.id = m.user_id "
-		    "LEFT JOIN group_characters gc "
-		    "ON gc.group_id = m.group_id AND gc.user_id = m.user_id "
-		    "LEFT JOIN container_items ci ON ci.character_id = gc.character_id "
-		    "LEFT JOIN catalog_items ca ON ca.snapshot_id = " CURRENT_SNAPSHOT
-		    " AND ca.item_id = ci.item_id "
-		    "WHERE m.group_id = $1 "
-		    "GROUP BY m.user_id, u.display_name "
-		    "ORDER BY value DESC, m.user_id");
-		st_containers = db_prepare(
-		    "SELECT ci.container, COUNT(DISTINCT ci.item_id), "
-		    "COALESCE(SUM(ci.qty * COALESCE(ca.price, 0)), 0) AS value "
-		    "FROM group_characters gc "
-		    "JOIN container_items ci ON ci.character_id = gc.character_id "
-		    "LEFT JOIN catalog_items ca ON ca.snapshot_id = " CURRENT_SNAPSHOT
-		    " AND ca.item_id = ci.item_id "
-		    "WHERE gc.group_id = $1 "
-		    "GROUP BY ci.container "
-		    "ORDER BY value DESC, ci.container");
+		st_members = db_prepare_dual(
+		    MEMBERS_SQL(LITE_SUM_MUL, LITE_CLAMP),
+		    MEMBERS_SQL(PG_SUM_MUL, PG_CLAMP));
+		st_containers = db_prepare_dual(
+		    CONTAINERS_SQL(LITE_SUM_MUL, LITE_CLAMP),
+		    CONTAINERS_SQL(PG_SUM_MUL, PG_CLAMP));
 	}
 	*members = *containers = NULL;
 	if (db_all(st_members, p, 1, members) < 0)
@@ -263,4 +295,28 @@ store_vault_summary(int64_t group_id, struct db_result **members,
 		return -1;
 	}
 	return 0;
+}
+
+int
+store_vault_value(int64_t qty, int64_t unit_price, int64_t *value)
+{
+	/* Two 64-bit factors always fit in 128 bits. */
+	__int128 v = (__int128)qty * unit_price;
+
+	*value = v > INT64_MAX ? INT64_MAX : (int64_t)v;
+	return v > INT64_MAX;
+}
+
+int
+store_vault_total(const struct db_result *rows, int row, int col, int64_t *total)
+{
+	const char *s = db_text(rows, row, col);
+	long long v;
+
+	/* strtoll clamps to LLONG_MAX with ERANGE: exactly the answer
+	 * (a NUMERIC sum of integers has no fraction to stop at). */
+	errno = 0;
+	v = s ? strtoll(s, NULL, 10) : 0;
+	*total = (int64_t)v;
+	return errno == ERANGE;
 }

@@ -14,6 +14,13 @@
  * seen" visits every item exactly once even across pages.  The name key is
  * lower(COALESCE(name, '')) compared bytewise (PostgreSQL: COLLATE "C"),
  * the same on both engines; items without a name sort as "".
+ *
+ * Numbers (docs/API.md "Numbers"): qty fits 64 bits, but a value qty *
+ * unit_price and any total may not.  A page's value column is clamped to
+ * 2^63 - 1 (it is a sort key); the answer's value comes from
+ * store_vault_value(), which also says whether it was clamped.  Total
+ * columns hold the exact sum, which may be wider than 64 bits: read them
+ * with store_vault_total(), never db_int().
  */
 #ifndef COFFER_STORE_VAULT_H
 #define COFFER_STORE_VAULT_H
@@ -43,7 +50,8 @@ struct vault_query {
  * The totals row (store_vault_totals), in SELECT order:
  *	item_count, total_value, catalog_version, last_sync_at
  * catalog_version is NULL when no catalog is loaded, last_sync_at the
- * latest of the shared characters (NULL when none synced).
+ * latest of the shared characters (NULL when none synced).  total_value
+ * is exact: store_vault_total().
  */
 enum vault_totals_col {
 	VAULT_TOTALS_ITEM_COUNT,
@@ -68,7 +76,9 @@ int store_vault_totals(int64_t group_id, const char *container, const char *q,
  * particular order; the caller sorts), within the container filter.
  * sort_name is the name key a cursor carries.  The last three are the same
  * on every row: item_count and total_value cover every matching item, not
- * just the page.
+ * just the page.  value is clamped to 2^63 - 1 (the sort key: answer
+ * store_vault_value() of qty and unit_price); total_value is exact
+ * (store_vault_total()).
  */
 enum vault_page_col {
 	VAULT_PAGE_ID,
@@ -124,6 +134,7 @@ int store_vault_item(int64_t group_id, int64_t item_id, struct db_result **holde
 /*
  * Totals by member (store_vault_summary's members), in SELECT order:
  *	user_id, display_name, item_count, total_value
+ * total_value is exact (store_vault_total()).
  */
 enum vault_member_col {
 	VAULT_MEMBER_USER_ID,
@@ -135,6 +146,7 @@ enum vault_member_col {
 /*
  * Totals by container (store_vault_summary's containers), in SELECT order:
  *	container, item_count, total_value
+ * total_value is exact (store_vault_total()).
  */
 enum vault_container_col {
 	VAULT_CONTAINER_NAME,
@@ -145,10 +157,24 @@ enum vault_container_col {
 /*
  * Totals by member (every member, also those sharing nothing; enum
  * vault_member_col) and by container (enum vault_container_col), each
- * largest value first.  item_count counts distinct item ids.
+ * largest value first (as answered: clamped, so totals past 2^63 - 1 tie
+ * and go by user id or container).  item_count counts distinct item ids.
  * 0 or -1 (then nothing to free).
  */
 int store_vault_summary(int64_t group_id, struct db_result **members,
 			struct db_result **containers);
+
+/*
+ * The value qty * unit_price as answered into *value: exact up to 2^63 - 1,
+ * else 2^63 - 1.  1 when it was clamped (the object then says
+ * "saturated": true), else 0.
+ */
+int store_vault_value(int64_t qty, int64_t unit_price, int64_t *value);
+
+/*
+ * An exact total column (total_value of any row above) as answered into
+ * *total, clamped like store_vault_value(); 1 when it was clamped, else 0.
+ */
+int store_vault_total(const struct db_result *rows, int row, int col, int64_t *total);
 
 #endif
