@@ -23,7 +23,8 @@
  * Checking a document is separate from loading it and touches no database,
  * so the refresh route and the start-up task report the same errors.
  * Ids, prices and high-alchemy values are capped at 2^31 - 1 (the game's
- * own limit): a vault value qty * price then always fits in 64 bits.
+ * own limit).  A vault item's qty is summed over its holders, so qty * price
+ * can still pass 2^63 - 1: the vault computes it exactly (store/vault.h).
  */
 #include <stdio.h>
 #include <stdlib.h>
