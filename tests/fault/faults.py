@@ -49,6 +49,7 @@ class Fault:
         self.cfg = cfg
         self.expected_deaths = set()    # pids the fault itself kills
         self.notes = []                 # said in the figures' last column
+        self.problems = []              # the fault could not be applied
 
 
 # ---- processes ----
@@ -123,18 +124,19 @@ class HoldPool(Fault):
                 try:
                     r = self.inst.post(f"/internal/dev/sleep?ms={ms}&hold=fault-hold-{i}",
                                        admin=True, timeout=REQUEST_TIMEOUT + ms / 1000)
+                    if r.status_code == 200:
+                        held.append(i)
+                        return
                 except requests.RequestException:
-                    continue
-                if r.status_code == 200:
-                    held.append(i)
-                    return
+                    pass
+                time.sleep(0.05)
         threads = [threading.Thread(target=hold, args=(i,)) for i in range(n)]
         for t in threads:
             t.start()
         for t in threads:
             t.join()
         if len(held) < n:
-            self.notes.append(f"{len(held)} of {n} holds succeeded")
+            self.problems.append(f"only {len(held)} of {n} holds got a connection")
 
 
 # ---- connections ----
@@ -170,17 +172,22 @@ class Slowloris(Fault):
         while not self.done.wait(self.TICK):
             for i, s in enumerate(self.socks):
                 try:
-                    s.sendall(b"a" if i % 2 else b" ")
+                    if s is None:
+                        self.socks[i] = self.open(i)
+                    else:
+                        s.sendall(b"a" if i % 2 else b" ")
                 except OSError:
-                    s.close()
-                    self.dropped += 1
-                    self.socks[i] = self.open(i)
+                    if s is not None:
+                        s.close()
+                        self.dropped += 1
+                    self.socks[i] = None
 
     def stop(self):
         self.done.set()
         self.thread.join()
         for s in self.socks:
-            s.close()
+            if s is not None:
+                s.close()
         if self.dropped:
             self.notes.append(f"the server closed {self.dropped} slow connections")
 
@@ -198,7 +205,7 @@ class Disconnector(Client):
         super().__init__(inst, account, name, stop)
         self.port = inst.port
         self.token = account.token
-        self.hangups = 0
+        self.hangups = dict.fromkeys(self.MODES, 0)
 
     def raw(self, method, path, body):
         data = (f'{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n'
@@ -219,7 +226,7 @@ class Disconnector(Client):
                     s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         except OSError:
             pass
-        self.hangups += 1
+        self.hangups[mode] += 1
         return upto == len(data)
 
     def run(self):
@@ -256,7 +263,10 @@ class Disconnect(Fault):
     def stop(self):
         self.stop_event.set()
         self.client.join()
-        self.notes.append(f"{self.client.hangups} requests cut off")
+        h = self.client.hangups
+        self.notes.append(f"hung up {sum(h.values())} times: {h['head']} in the headers, "
+                          f"{h['body']} in the body, {h['whole'] + h['whole-wait']} "
+                          "after the whole request")
 
 
 FAULTS = {

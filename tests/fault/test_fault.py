@@ -18,7 +18,7 @@ def test_fault(request, config, engine, key):
     fig = run(target, fault, config)
     faultkit.record(fig)
     target.inst.check_running()
-    problems = fig.bad[:20]
+    problems = fault.problems + fig.bad[:20]
     if fig.lost:
         problems.append(f"{fig.lost} acknowledged writes lost:")
         problems += fig.lost_detail[:20]
