@@ -7,12 +7,12 @@
  * other writes take a token only, since only the plugin observes the game.
  *
  * Each handler validates the whole body before touching the database, so a
- * rejected request writes nothing (the sync bodies are decoded by
- * worker/sync_decode.c); then it resolves the character (404 when
- * it is not the caller's, exactly like one that does not exist) and makes
- * one store call.  A write is one transaction, opened by the store
- * (src/store/sync.h, which also keeps the lock order).  Messages name the
- * full path of a nested field ("containers.bank.items[3].qty"), through the
+ * rejected request writes nothing (worker/sync_decode.c decodes the sync
+ * bodies); then it resolves the character (404 when it is not the
+ * caller's, exactly like one that does not exist) and makes one store
+ * call.  A write is one transaction, opened by the store (src/store/sync.h,
+ * which also keeps the lock order).  Messages name the full path of a
+ * nested field ("containers.bank.items[3].qty"), through the
  * validate_*_at helpers.  Container and skills updates are ordered by seq
  * (see src/store/containers.h): a seq not greater than the stored one
  * answers 200 {"applied": false, "seq": <stored>}.
@@ -31,7 +31,6 @@
 #include <string.h>
 
 #include "src/db/db.h"
-#include "src/store/activity.h"
 #include "src/store/catalog.h"
 #include "src/store/characters.h"
 #include "src/store/containers.h"
