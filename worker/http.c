@@ -110,6 +110,31 @@ http_reply_json(struct req *r, int status, json_t *body)
 	free(text);
 }
 
+/*
+ * Drop from s, in place, the bytes that are not whole UTF-8 characters.  A
+ * message quoting a client's text cut short ("%.64s") or cut by the buffer
+ * may end a character half-way, and json_pack() refuses such a string: the
+ * error would go out without its body.
+ */
+static void
+utf8_scrub(char *s)
+{
+	char *out = s;
+
+	while (*s) {
+		unsigned char c = (unsigned char)*s;
+		size_t n = c < 0xc0 ? 1 : c < 0xe0 ? 2 : c < 0xf0 ? 3 : 4;
+
+		if (strnlen(s, n) == n && utf8_valid(s, n)) {
+			memmove(out, s, n);
+			out += n;
+			s += n;
+		} else
+			s++;
+	}
+	*out = '\0';
+}
+
 void
 http_error(struct req *r, int status, const char *code, const char *fmt, ...)
 {
@@ -118,13 +143,15 @@ http_error(struct req *r, int status, const char *code, const char *fmt, ...)
 	va_list ap;
 	int n;
 
-	/* Formatted whole: a message cut short could end inside a UTF-8
-	 * character, which JSON cannot carry. */
+	/* Formatted whole, so no cut of ours ends inside a UTF-8 character,
+	 * which JSON cannot carry. */
 	va_start(ap, fmt);
 	n = vasprintf(&msg, fmt, ap);
 	va_end(ap);
 	if (n < 0)
 		msg = NULL;
+	else
+		utf8_scrub(msg);	/* a "%.64s" of a client's text may end mid-character */
 	if (status == 503 && r->status == 0)
 		evhttp_add_header(evhttp_request_get_output_headers(r->ev),
 		    "Retry-After", "1");

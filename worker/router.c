@@ -103,12 +103,9 @@ router_metric_names(int *n)
 	return names;
 }
 
-/*
- * Match path against pattern; fills r->param[] with pointers into segs
- * (a writable copy of the path split at '/').  Returns 1 on a match.
- */
-static int
-match(const char *pattern, const char *path, const char **param, int *nparam)
+/* See router.h; capture() below copies the captures out of the path. */
+int
+router_match(const char *pattern, const char *path, const char **param, int *nparam)
 {
 	const char *p = pattern, *s = path;
 
@@ -322,7 +319,7 @@ router_dispatch(struct evhttp_request *ev, void *arg)
 	for (int i = 0; i < n_routes; i++) {
 		const struct route *rt = flat[i];
 
-		if (!(rt->listeners & kind) || !match(rt->pattern, r->path, raw, &nparam))
+		if (!(rt->listeners & kind) || !router_match(rt->pattern, r->path, raw, &nparam))
 			continue;
 		if (rt->method != method &&
 		    !(rt->method == EVHTTP_REQ_GET && method == EVHTTP_REQ_HEAD)) {

@@ -60,6 +60,15 @@ void router_init(void);
 /* Labels for metrics: index 0 is "unmatched", then "GET /healthz"... */
 const char *const *router_metric_names(int *n);
 
+/*
+ * Match a decoded path against a route pattern.  Returns 1 on a match,
+ * with param[0..*nparam) pointing into path at the start of each {name}
+ * capture (one non-empty segment, ending at the next '/' or the end of
+ * path); at most REQ_MAX_PARAMS captures.  Exported for the fuzz target.
+ */
+int router_match(const char *pattern, const char *path, const char **param,
+		 int *nparam);
+
 /* The evhttp callback; arg is (void *)(intptr_t)enum listener_kind. */
 void router_dispatch(struct evhttp_request *ev, void *arg);
 

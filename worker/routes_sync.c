@@ -7,11 +7,12 @@
  * other writes take a token only, since only the plugin observes the game.
  *
  * Each handler validates the whole body before touching the database, so a
- * rejected request writes nothing; then it resolves the character (404 when
- * it is not the caller's, exactly like one that does not exist) and makes
- * one store call.  A write is one transaction, opened by the store
- * (src/store/sync.h, which also keeps the lock order).  Messages name the
- * full path of a nested field ("containers.bank.items[3].qty"), through the
+ * rejected request writes nothing (worker/sync_decode.c decodes the sync
+ * bodies); then it resolves the character (404 when it is not the
+ * caller's, exactly like one that does not exist) and makes one store
+ * call.  A write is one transaction, opened by the store (src/store/sync.h,
+ * which also keeps the lock order).  Messages name the full path of a
+ * nested field ("containers.bank.items[3].qty"), through the
  * validate_*_at helpers.  Container and skills updates are ordered by seq
  * (see src/store/containers.h): a seq not greater than the stored one
  * answers 200 {"applied": false, "seq": <stored>}.
@@ -30,7 +31,6 @@
 #include <string.h>
 
 #include "src/db/db.h"
-#include "src/store/activity.h"
 #include "src/store/catalog.h"
 #include "src/store/characters.h"
 #include "src/store/containers.h"
@@ -41,11 +41,9 @@
 #include "worker/auth.h"
 #include "worker/router.h"
 #include "worker/routes.h"
+#include "worker/sync_decode.h"
 #include "worker/worker.h"
 
-#define SEQ_MAX INT64_MAX
-#define EVENT_DATA_MAX 4096		/* bytes of one event's data, compact JSON */
-#define EVENT_KIND_MAX 32
 #define ACTIVITY_TEXT_MAX 64		/* heartbeat "activity" */
 #define WORLD_MAX 65535
 
@@ -81,114 +79,6 @@ skills_result_json(const struct skills_result *s)
 		return json_pack("{s:b,s:I}", "applied", 0, "seq", (json_int_t)s->seq);
 	return json_pack("{s:b,s:I,s:i,s:i}", "applied", 1, "seq", (json_int_t)s->seq,
 	    "updated", s->updated, "level_ups", s->level_ups);
-}
-
-/* ---- validation of nested parts (messages name the full path) ---- */
-
-/*
- * {"seq", "items": [{"id","qty"}]} (or "changes": [{"id","qty_delta"}] when
- * delta) in the object obj, whose path is where ("" at the top level).
- * *items gets the summed entries (free it).  0, or -1 answered.
- */
-static int
-parse_state(struct req *r, json_t *obj, const char *where, int delta, int64_t *seq,
-	    struct sync_item **items, int *n)
-{
-	static const char *const put_keys[] = { "seq", "items", NULL };
-	static const char *const patch_keys[] = { "seq", "changes", NULL };
-	static const char *const item_keys[] = { "id", "qty", NULL };
-	static const char *const change_keys[] = { "id", "qty_delta", NULL };
-	const char *list = delta ? "changes" : "items";
-	const char *qkey = delta ? "qty_delta" : "qty";
-	size_t max = (size_t)worker_config()->max_container_items, i;
-	json_int_t s, id, qty;
-	char *lpath, *at = NULL;
-	json_t *arr, *e;
-	int rc = -1;
-
-	*items = NULL;
-	if (validate_keys_at(r, where, obj, delta ? patch_keys : put_keys) < 0 ||
-	    validate_int_at(r, where, obj, "seq", 1, 0, SEQ_MAX, &s) < 0 ||
-	    validate_array_at(r, where, obj, list, VALIDATE_TYPED, max, &arr) < 0)
-		return -1;
-	*seq = s;
-	lpath = validate_path(where, list);
-	*items = xcalloc(json_array_size(arr) + 1, sizeof(**items));
-	json_array_foreach(arr, i, e) {
-		free(at);
-		at = validate_path_index(lpath, i);
-		if (!json_is_object(e)) {
-			http_error(r, 422, NULL, "%s must be an object", at);
-			goto out;
-		}
-		if (validate_keys_at(r, at, e, delta ? change_keys : item_keys) < 0 ||
-		    validate_int_at(r, at, e, "id", 1, 0, STORE_ITEM_ID_MAX, &id) < 0 ||
-		    validate_int_at(r, at, e, qkey, 1, delta ? -STORE_QTY_MAX : 1,
-		    STORE_QTY_MAX, &qty) < 0)
-			goto out;
-		(*items)[i] = (struct sync_item){ id, qty };
-	}
-	*n = store_containers_sum(*items, (int)json_array_size(arr), delta);
-	if (*n < 0) {
-		http_error(r, 422, NULL, "%s: the summed qty of one id exceeds %d", lpath,
-		    STORE_QTY_MAX);
-		goto out;
-	}
-	rc = 0;
-out:
-	if (rc < 0) {
-		free(*items);
-		*items = NULL;
-	}
-	free(at);
-	free(lpath);
-	return rc;
-}
-
-/*
- * {"seq", "skills": {"attack": xp, ...}} in the object obj, whose path is
- * where.  *v (free it) points into obj.  0, or -1 answered.
- */
-static int
-parse_skills(struct req *r, json_t *obj, const char *where, int64_t *seq,
-	     struct skill_xp **v, int *n)
-{
-	static const char *const keys[] = { "seq", "skills", NULL };
-	const char *k;
-	json_int_t s, xp;
-	json_t *map, *x;
-	char *at;
-
-	*v = NULL;
-	if (validate_keys_at(r, where, obj, keys) < 0 ||
-	    validate_int_at(r, where, obj, "seq", 1, 0, SEQ_MAX, &s) < 0 ||
-	    validate_object_at(r, where, obj, "skills", VALIDATE_TYPED, STORE_SKILLS_MAX,
-	    &map) < 0)
-		return -1;
-	*seq = s;
-	*v = xcalloc(json_object_size(map) + 1, sizeof(**v));
-	*n = 0;
-	at = validate_path(where, "skills");
-	json_object_foreach(map, k, x) {
-		/* Checked first: a valid name (at most STORE_SKILL_NAME_MAX
-		 * bytes) is named whole below; an invalid one is cut on purpose. */
-		if (!store_skills_valid_name(k)) {
-			http_error(r, 422, NULL, "%s: \"%.40s\" is not a skill name "
-			    "(1 to %d lower-case letters)", at, k, STORE_SKILL_NAME_MAX);
-			goto fail;
-		}
-		if (validate_int_at(r, at, map, k, 1, 0, STORE_SKILL_XP_MAX, &xp) < 0)
-			goto fail;
-		(*v)[*n].skill = k;
-		(*v)[(*n)++].xp = xp;
-	}
-	free(at);
-	return 0;
-fail:
-	free(at);
-	free(*v);
-	*v = NULL;
-	return -1;
 }
 
 /* ---- common steps ---- */
@@ -304,7 +194,7 @@ container_write(struct req *r, int delta)
 	if (body == NULL)
 		return;
 	if ((ci = path_container(r, r->param[1])) < 0 ||
-	    parse_state(r, body, "", delta, &seq, &items, &n) < 0 ||
+	    sync_decode_state(r, body, "", delta, max, &seq, &items, &n) < 0 ||
 	    my_character(r, r->param[0], &character_id) < 0)
 		goto out;
 	rc = store_sync_container(character_id, store_containers_names[ci], seq, items, n,
@@ -384,7 +274,7 @@ skills_put(struct req *r)
 	body = validate_body(r);
 	if (body == NULL)
 		return;
-	if (parse_skills(r, body, "", &seq, &v, &n) < 0 ||
+	if (sync_decode_skills(r, body, "", &seq, &v, &n) < 0 ||
 	    my_character(r, r->param[0], &character_id) < 0)
 		goto out;
 	/* One statement sequence in its own transaction (src/store/skills.h). */
@@ -399,84 +289,27 @@ out:
 
 /* ---- plugin events ---- */
 
-/* 1 if kind is 1-32 of [a-z0-9_] starting with a letter, else 0. */
-static int
-valid_kind(const char *kind)
-{
-	size_t n = 0;
-
-	if (kind == NULL || *kind < 'a' || *kind > 'z')
-		return 0;
-	for (const char *p = kind; *p; p++, n++)
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_'))
-			return 0;
-	return n <= EVENT_KIND_MAX;
-}
-
 static void
 activity_post(struct req *r)
 {
-	static const char *const allowed[] = { "events", NULL };
-	static const char *const event_keys[] = { "kind", "data", NULL };
-	const char **kinds = NULL;
-	json_t *body, *events, *e, **datas = NULL;
+	struct sync_events ev;
 	int64_t character_id;
-	char *at = NULL;
+	json_t *body;
 	int recorded;
-	size_t i;
 
 	body = validate_body(r);
 	if (body == NULL)
 		return;
-	if (validate_keys(r, body, allowed) < 0 ||
-	    validate_array(r, body, "events", 1,
-	    (size_t)worker_config()->activity_per_request, &events) < 0)
+	if (sync_decode_events(r, body, worker_config()->activity_per_request, &ev) < 0 ||
+	    my_character(r, r->param[0], &character_id) < 0)
 		goto out;
-	kinds = xcalloc(json_array_size(events) + 1, sizeof(*kinds));
-	datas = xcalloc(json_array_size(events) + 1, sizeof(*datas));
-	json_array_foreach(events, i, e) {
-		char *text;
-		size_t len;
-
-		free(at);
-		at = validate_path_index("events", i);
-		if (!json_is_object(e)) {
-			http_error(r, 422, NULL, "%s must be an object", at);
-			goto out;
-		}
-		if (validate_keys_at(r, at, e, event_keys) < 0)
-			goto out;
-		kinds[i] = json_string_value(json_object_get(e, "kind"));
-		if (!valid_kind(kinds[i]) || strcmp(kinds[i], ACTIVITY_ITEMS) == 0 ||
-		    strcmp(kinds[i], ACTIVITY_LEVEL_UP) == 0) {
-			http_error(r, 422, NULL, "%s.kind must be 1 to %d of a-z, 0-9 and '_' "
-			    "(not \"%s\" or \"%s\", which the server writes)", at,
-			    EVENT_KIND_MAX, ACTIVITY_ITEMS, ACTIVITY_LEVEL_UP);
-			goto out;
-		}
-		if (validate_object_at(r, at, e, "data", 0, SIZE_MAX, &datas[i]) < 0)
-			goto out;
-		text = datas[i] ? json_dumps(datas[i], JSON_COMPACT) : NULL;
-		len = text ? strlen(text) : 0;
-		free(text);
-		if (len > EVENT_DATA_MAX) {
-			http_error(r, 422, NULL, "%s.data is larger than %d bytes", at,
-			    EVENT_DATA_MAX);
-			goto out;
-		}
-	}
-	if (my_character(r, r->param[0], &character_id) < 0)
-		goto out;
-	if (store_sync_events(character_id, kinds, datas, (int)json_array_size(events),
-	    &recorded) < 0)
+	if (store_sync_events(character_id, ev.kinds, ev.datas, ev.n, &recorded) < 0)
 		http_db_error(r);
 	else
-		http_reply_json(r, 200, json_pack("{s:i,s:i}", "events",
-		    (int)json_array_size(events), "recorded", recorded));
+		http_reply_json(r, 200, json_pack("{s:i,s:i}", "events", ev.n,
+		    "recorded", recorded));
 out:
-	free(at);
-	free(kinds);
-	free(datas);
+	sync_events_free(&ev);
 	json_decref(body);
 }
 
@@ -485,50 +318,17 @@ out:
 static void
 batch(struct req *r)
 {
-	static const char *const allowed[] = { "character", "containers", "skills", NULL };
 	struct container_result res[STORE_CONTAINERS_N];
 	struct skills_result skills_res;
 	struct store_sync_batch b;
-	json_t *body, *containers, *skills, *v, *out, *results;
-	const char *name, *k;
+	json_t *body, *out, *results;
+	const char *name;
 
-	memset(&b, 0, sizeof(b));
 	body = validate_body(r);
 	if (body == NULL)
 		return;
-	if (validate_keys(r, body, allowed) < 0 ||
-	    validate_string(r, body, "character", 1, 1, STORE_CHARACTER_NAME_MAX, &name) < 0 ||
-	    validate_object_at(r, "", body, "containers", 0, SIZE_MAX, &containers) < 0)
-		goto out;
-	json_object_foreach(containers, k, v) {
-		int ci = store_containers_index(k), rc;
-		struct store_sync_state *st;
-		json_t *state;
-		char *at;
-
-		if (ci < 0) {
-			http_error(r, 422, NULL, "containers.%.32s is not a container", k);
-			goto out;
-		}
-		if (validate_object_at(r, "containers", containers, k, VALIDATE_TYPED, SIZE_MAX,
-		    &state) < 0)
-			goto out;
-		st = &b.containers[ci];
-		at = validate_path("containers", k);
-		rc = parse_state(r, state, at, 0, &st->seq, &st->items, &st->n);
-		free(at);
-		if (rc < 0)
-			goto out;
-		st->present = 1;
-	}
-	if (validate_object_at(r, "", body, "skills", 0, SIZE_MAX, &skills) < 0)
-		goto out;
-	if (skills != NULL) {
-		if (parse_skills(r, skills, "skills", &b.skills_seq, &b.skills, &b.nskills) < 0)
-			goto out;
-		b.has_skills = 1;
-	}
-	if (my_character(r, name, &b.character_id) < 0)
+	if (sync_decode_batch(r, body, worker_config()->max_container_items, &name, &b) < 0 ||
+	    my_character(r, name, &b.character_id) < 0)
 		goto out;
 	if (store_sync_batch(&b, res, &skills_res) < 0) {
 		http_db_error(r);
@@ -544,9 +344,7 @@ batch(struct req *r)
 		json_object_set_new(out, "skills", skills_result_json(&skills_res));
 	http_reply_json(r, 200, out);
 out:
-	for (int i = 0; i < STORE_CONTAINERS_N; i++)
-		free(b.containers[i].items);
-	free(b.skills);
+	sync_batch_free(&b);
 	json_decref(body);
 }
 
