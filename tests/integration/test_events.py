@@ -18,7 +18,7 @@ import pytest
 
 from client import MOCK_AUTH, assert_error, start_mock
 from conftest import Launcher
-from helpers import holds_socket, merge_settings
+from helpers import holds_socket, merge_settings, psql
 from sessions import User, char_name, make_group
 
 DEADLINE = 1.0          # the contract: within a second
@@ -397,7 +397,40 @@ def test_two_hosts_share_events(cofferd, engine, tmp_path_factory):
             assert s.event("activity")["data"]["kind"] == "items"   # the sync's
             assert s.event("activity")["data"]["data"] == {"n": 1}
         assert "LISTEN connection open" in two.log()
-        two_metrics = two.metrics()
-        assert "coffer_pool_listen_connections 1" in two_metrics
+        assert "coffer_pool_listen_connections 1" in two.metrics()
+        # The LISTEN connection comes back after it breaks.
+        marks = one.log_mark(), two.log_mark()
+        psql(one.dsn, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                      "WHERE application_name = 'cofferd-listen' AND datname = "
+                      "current_database()")
+        for inst, mark in zip((one, two), marks):
+            inst.wait_log(r"LISTEN connection open", timeout=10, since=mark)
+        deadline = time.monotonic() + 10
+        while "coffer_pool_listen_connections 1" not in one.metrics():
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        sync(bob, b, [(995, 11)], seq=2)
+        assert s2.event("vault")["data"]["seq"] == 2
     finally:
         launcher.close()
+
+
+def test_open_streams_do_not_hold_up_a_stop(cofferd, engine):
+    inst = start(cofferd, engine)
+    (alice, bob), _, gid = party(inst)
+    streams = [SSE(inst, gid, u) for u in (alice, bob, alice)]
+    # A reload replaces the workers: the old ones end their streams.
+    mark = inst.log_mark()
+    inst.reload()
+    for s in streams:
+        assert s.wait_end(timeout=5)
+    inst.wait_log(r"reload complete", since=mark, timeout=20)
+    # An old worker may still take a connection as it stops: 503, retry.
+    deadline = time.monotonic() + 5
+    while (s := SSE(inst, gid, alice)).status != 200:
+        assert s.status == 503 and time.monotonic() < deadline, s.body
+        time.sleep(0.1)
+    t0 = time.monotonic()
+    assert inst.stop() == 0
+    assert time.monotonic() - t0 < 3, "the stop waited for the open stream"
+    assert s.wait_end(timeout=1)
