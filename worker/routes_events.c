@@ -2,9 +2,10 @@
  * routes_events.c -- a group's live events (docs/API.md "Live events").
  *
  * One route, for members (web session or plugin token; a stranger gets
- * 404 from the router like for every group route).  The stream itself is
- * worker/events.c's: this file reads the request.  HEAD answers the
- * headers alone, since a stream that never ends has no length to report.
+ * 404 from the router like for every group route), behind the "events"
+ * feature flag.  The stream itself is worker/events.c's: this file reads
+ * the request.  HEAD answers the headers alone, since a stream that never
+ * ends has no length to report.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -13,6 +14,7 @@
 #include <event2/http.h>
 
 #include "worker/events.h"
+#include "worker/flags.h"
 #include "worker/router.h"
 #include "worker/routes.h"
 
@@ -36,6 +38,8 @@ last_event_id(struct req *r)
 static void
 group_events(struct req *r)
 {
+	if (flags_require(r, "events") < 0)
+		return;
 	if (r->method == EVHTTP_REQ_HEAD) {
 		evhttp_add_header(evhttp_request_get_output_headers(r->ev), "Cache-Control",
 		    "no-store");

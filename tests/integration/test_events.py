@@ -19,7 +19,7 @@ import pytest
 from client import MOCK_AUTH, assert_error, start_mock
 from conftest import Launcher
 from helpers import holds_socket, merge_settings, psql
-from sessions import User, char_name, make_group
+from sessions import User, char_name, make_group, sql
 
 DEADLINE = 1.0          # the contract: within a second
 
@@ -202,6 +202,14 @@ def test_who_may_listen(cofferd, engine):
         assert s.headers["cache-control"] == "no-store"
         s.close()
     assert SSE(inst, gid, bob, how=None).status == 401
+    # Behind the "events" feature flag.
+    sql(inst, "UPDATE feature_flags SET enabled = FALSE WHERE key = 'events'")
+    deadline = time.monotonic() + 3
+    while (s := SSE(inst, gid, bob)).status == 200:
+        s.close()
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    assert s.status == 503 and s.json()["error"]["code"] == "feature_disabled"
 
 
 def test_sync_reaches_streams_on_both_workers(cofferd, engine):
