@@ -442,3 +442,38 @@ def test_open_streams_do_not_hold_up_a_stop(cofferd, engine):
     assert inst.stop() == 0
     assert time.monotonic() - t0 < 3, "the stop waited for the open stream"
     assert s.wait_end(timeout=1)
+
+
+def test_vault_page_updates_live_in_a_browser(cofferd, engine, tmp_path):
+    import shutil
+
+    from test_web import Chromium
+    binary = shutil.which("chromium")
+    if binary is None:
+        pytest.skip("chromium is not installed (apt-get install chromium)")
+    inst = start(cofferd, engine)
+    (alice, bob), (a, b), gid = party(inst)
+    browser = Chromium(binary, tmp_path / "profile")
+    try:
+        page = browser.open(f"{inst.url}/auth/login/mock?login_hint={alice.login}"
+                            f"&name={alice.login}&next=/app/groups/{gid}")
+        state = """(() => ({
+            live: (document.getElementById('live-status') || {}).textContent || '',
+            total: (document.getElementById('total-value') || {}).textContent || '',
+            rows: document.querySelectorAll('#vault tbody tr').length}))()"""
+        wait_live = time.monotonic() + 20
+        while "Live" not in browser.evaluate(page, state)["live"]:
+            assert time.monotonic() < wait_live, browser.evaluate(page, state)
+            time.sleep(0.05)
+        before = browser.evaluate(page, state)
+        assert before["rows"] == 0
+        sync(bob, b, [(995, 5000), (4151, 1)])      # a member's plugin syncs
+        deadline = time.monotonic() + 5
+        while True:
+            now = browser.evaluate(page, state)
+            if now["rows"] == 2 and now["total"] != before["total"]:
+                break
+            assert time.monotonic() < deadline, (before, now)
+            time.sleep(0.05)
+    finally:
+        browser.close()
