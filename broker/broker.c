@@ -23,8 +23,11 @@
  *	HUP		reload the settings a running broker can change
  *	USR1		reopen the log file
  *
+ * Live events (SUBSCRIBE, UNSUBSCRIBE, PUBLISH) go to the hub (hub.h).
+ *
  * When idle the broker arms no timer: only the listener, the worker
- * sockets and the idle server connections' read events are waited on.
+ * sockets, the idle server connections' and the LISTEN connection's read
+ * events are waited on.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -44,6 +47,7 @@
 #include <event2/listener.h>
 
 #include "broker/broker.h"
+#include "broker/hub.h"
 #include "src/config.h"
 #include "broker/lease.h"
 #include "src/log.h"
@@ -217,6 +221,7 @@ broker_stop(struct broker *b)
 	    "lease%s", (long long)b->cfg->shutdown_timeout, b->leases->count,
 	    b->leases->count == 1 ? "" : "s");
 	listener_close();
+	hub_stop(b->hub);
 	if (b->pool) {
 		pool_fail_waiters(b->pool, PE_SHUTDOWN,
 		    "the broker is stopping");
@@ -311,6 +316,7 @@ send_stats(struct client *c, uint32_t reqid)
 	struct broker *b = c->b;
 	const struct broker_stats *st = &b->st;
 	struct pool_gauges g;
+	struct hub_gauges hg;
 	struct proto_buf *out = &b->out;
 	int pg = b->pool != NULL;
 	size_t start, i;
@@ -318,6 +324,7 @@ send_stats(struct client *c, uint32_t reqid)
 	memset(&g, 0, sizeof(g));
 	if (pg)
 		pool_gauges(b->pool, &g);
+	hub_gauges(b->hub, &hg);
 	{
 		/* The worker exports each as coffer_pool_<name>. */
 		const struct {
@@ -345,6 +352,11 @@ send_stats(struct client *c, uint32_t reqid)
 			    st->connections_broken_total },
 			{ "prepares_total", st->prepares_total },
 			{ "workers", b->nworkers },
+			{ "listen_connections", hg.listen_connections },
+			{ "event_streams", hg.streams },
+			{ "event_groups", hg.groups },
+			{ "events_remote_total", hg.remote_total },
+			{ "notify_dropped_total", hg.notify_dropped_total },
 		};
 
 		proto_buf_reset(out);
@@ -526,6 +538,18 @@ handle_frame(struct client *c, const struct proto_frame *f)
 		}
 		send_stats(c, f->id);
 		break;
+	case PT_SUBSCRIBE:
+		if (hub_subscribe(b->hub, c, f) < 0)
+			client_violation(c, f, "malformed SUBSCRIBE");
+		break;
+	case PT_UNSUBSCRIBE:
+		if (hub_unsubscribe(b->hub, c, f) < 0)
+			client_violation(c, f, "malformed UNSUBSCRIBE");
+		break;
+	case PT_PUBLISH:
+		if (hub_publish(b->hub, f) < 0)
+			client_violation(c, f, "malformed PUBLISH");
+		break;
 	default:
 		snprintf(msg, sizeof(msg), "unexpected %s frame",
 		    proto_type_name(f->type));
@@ -565,6 +589,7 @@ client_close(struct client *c)
 	bufferevent_disable(c->bev, EV_READ);
 	bufferevent_set_timeouts(c->bev, NULL, &tv);
 	lease_drop_client(b, c);
+	hub_drop_client(b->hub, c);
 	while ((j = TAILQ_FIRST(&c->jobs)) != NULL) {
 		TAILQ_REMOVE(&c->jobs, j, clink);
 		j->client = NULL;
@@ -813,6 +838,7 @@ broker_main(struct config *cfg, int ready_fd)
 		event_add(sigev[i], NULL);
 	}
 	shutdown_ev = evtimer_new(b.base, shutdown_timeout_cb, &b);
+	b.hub = hub_new(&b);
 	if (cfg->engine == ENGINE_POSTGRES) {
 		b.pool = pool_new(&b);
 		pool_fill(b.pool);
@@ -837,6 +863,8 @@ broker_main(struct config *cfg, int ready_fd)
 	}
 	lease_abort_all(&b);
 	pool_free(b.pool);
+	hub_free(b.hub);
+	b.hub = NULL;
 	status = 0;
 	log_info("stopped");
 out:

@@ -13,6 +13,7 @@
  *	pool.c		server connections, waiters, running statements
  *	lease.c		transaction leases, lease timeouts
  *	stmtcache.c	prepared statements per server connection
+ *	hub.c		live events: subscriptions, fan-out, LISTEN/NOTIFY
  *
  * Ownership rules shared by those files:
  *  - A job is one worker request that needs a server connection (QUERY,
@@ -44,6 +45,7 @@ struct event_base;
 struct bufferevent;
 struct pool;
 struct lease;
+struct hub;
 
 enum job_kind {
 	JOB_QUERY,
@@ -107,6 +109,7 @@ struct broker {
 	struct config *cfg;
 	struct pool *pool;		/* NULL when engine = sqlite */
 	struct lease_table *leases;
+	struct hub *hub;		/* live events */
 	struct broker_stats st;
 	struct proto_buf out;		/* scratch for building replies */
 	TAILQ_HEAD(, client) clients;

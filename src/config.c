@@ -83,6 +83,7 @@ static const struct setting settings[] = {
 	{ "limits", "characters_per_user", T_INT, F(characters_per_user), "20", 1, 10000, NULL, 0 },
 	{ "limits", "groups_per_user", T_INT, F(groups_per_user), "20", 1, 10000, NULL, 0 },
 	{ "limits", "activity_per_request", T_INT, F(activity_per_request), "100", 1, 100000, NULL, 0 },
+	{ "limits", "streams_per_user", T_INT, F(streams_per_user), "8", 1, 10000, NULL, 0 },
 	{ "limits", "token_rate", T_INT, F(token_rate), "10", 0, 1000000, NULL, 0 },
 	{ "limits", "token_burst", T_INT, F(token_burst), "60", 1, 1000000, NULL, 0 },
 	{ "limits", "session_rate", T_INT, F(session_rate), "20", 0, 1000000, NULL, 0 },
@@ -112,6 +113,9 @@ static const struct setting settings[] = {
 	{ "webhooks", "max_attempts", T_INT, F(webhook_max_attempts), "8", 1, 100, NULL, 0 },
 	{ "webhooks", "timeout", T_DUR, F(webhook_timeout), "10s", 100, 10 * 60 * SEC, NULL, 0 },
 	{ "webhooks", "concurrency", T_INT, F(webhook_concurrency), "4", 1, 64, NULL, 0 },
+
+	{ "events", "max_buffer", T_SIZE, F(events_max_buffer), "1M", KIB, GIB, NULL, 0 },
+	{ "events", "ping_interval", T_DUR, F(events_ping_interval), "15s", 100, 3600 * SEC, NULL, 0 },
 
 	{ "catalog", "path", T_PATH, F(catalog_path), COFFER_DATADIR "/coffer/item-catalog.json", 0, 0, NULL, S_RESTART },
 

@@ -67,6 +67,7 @@ struct config {
 	int characters_per_user;
 	int groups_per_user;
 	int activity_per_request;
+	int streams_per_user;		/* open event streams, per host */
 	int token_rate, token_burst;	/* requests per second; 0 rate: off */
 	int session_rate, session_burst;
 	int address_rate, address_burst;
@@ -100,6 +101,10 @@ struct config {
 	int webhook_max_attempts;
 	int64_t webhook_timeout;
 	int webhook_concurrency;
+
+	/* [events] */
+	int64_t events_max_buffer;	/* bytes queued to one stream */
+	int64_t events_ping_interval;
 
 	/* [catalog] */
 	char *catalog_path;

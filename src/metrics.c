@@ -28,6 +28,7 @@ struct shared {
 	uint64_t worker_restarts;
 	uint64_t workers;
 	uint64_t started;		/* the start-up tasks are done */
+	uint64_t event[METRICS_EVENT_N];	/* enum metrics_event */
 	struct route_stats route[METRICS_MAX_ROUTES];
 };
 
@@ -105,6 +106,14 @@ metrics_started(void)
 }
 
 void
+metrics_event(enum metrics_event what, int64_t delta)
+{
+	/* The gauge goes down too: unsigned wrap-around adds a negative. */
+	if (shm && what < METRICS_EVENT_N)
+		add(&shm->event[what], (uint64_t)delta);
+}
+
+void
 metrics_render(struct evbuffer *out, const char *const *names, int nroutes)
 {
 	if (shm == NULL)
@@ -157,4 +166,21 @@ metrics_render(struct evbuffer *out, const char *const *names, int nroutes)
 	    (unsigned long long)load(&shm->worker_restarts),
 	    (unsigned long long)load(&shm->workers),
 	    (unsigned long long)load(&shm->started));
+	evbuffer_add_printf(out,
+	    "# HELP coffer_event_streams Live event streams open, in every worker.\n"
+	    "# TYPE coffer_event_streams gauge\n"
+	    "coffer_event_streams %lld\n"
+	    "# HELP coffer_events_published_total Live events published by this host's writes.\n"
+	    "# TYPE coffer_events_published_total counter\n"
+	    "coffer_events_published_total %llu\n"
+	    "# HELP coffer_events_delivered_total Live events written to a stream.\n"
+	    "# TYPE coffer_events_delivered_total counter\n"
+	    "coffer_events_delivered_total %llu\n"
+	    "# HELP coffer_event_slow_readers_total Streams dropped for reading too slowly.\n"
+	    "# TYPE coffer_event_slow_readers_total counter\n"
+	    "coffer_event_slow_readers_total %llu\n",
+	    (long long)load(&shm->event[METRICS_EVENT_STREAMS]),
+	    (unsigned long long)load(&shm->event[METRICS_EVENT_PUBLISHED]),
+	    (unsigned long long)load(&shm->event[METRICS_EVENT_DELIVERED]),
+	    (unsigned long long)load(&shm->event[METRICS_EVENT_SLOW_READERS]));
 }

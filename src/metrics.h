@@ -32,6 +32,16 @@ void metrics_set_workers(int n);
 void metrics_set_started(void);
 int metrics_started(void);
 
+/* Live events (worker/events.h), summed over every worker. */
+enum metrics_event {
+	METRICS_EVENT_STREAMS,		/* gauge: event streams open */
+	METRICS_EVENT_PUBLISHED,	/* events this host's writes published */
+	METRICS_EVENT_DELIVERED,	/* events written to a stream */
+	METRICS_EVENT_SLOW_READERS,	/* streams dropped past max_buffer */
+	METRICS_EVENT_N,
+};
+void metrics_event(enum metrics_event what, int64_t delta);
+
 /* Append the exposition text.  names[i] is route i's label value
  * ("GET /api/v1/groups/{id}"); nroutes entries. */
 void metrics_render(struct evbuffer *out, const char *const *names, int nroutes);

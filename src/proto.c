@@ -45,6 +45,11 @@ proto_type_name(int type)
 	case PT_END:		return "END";
 	case PT_STATS:		return "STATS";
 	case PT_STATS_REPLY:	return "STATS_REPLY";
+	case PT_SUBSCRIBE:	return "SUBSCRIBE";
+	case PT_SUBSCRIBED:	return "SUBSCRIBED";
+	case PT_UNSUBSCRIBE:	return "UNSUBSCRIBE";
+	case PT_PUBLISH:	return "PUBLISH";
+	case PT_EVENT:		return "EVENT";
 	}
 	return "UNKNOWN";
 }
@@ -476,4 +481,57 @@ proto_encode_error(struct proto_buf *b, uint32_t id, enum proto_err kind,
 	proto_put_str(b, sqlstate);
 	proto_put_strn(b, message, n);
 	(void)proto_end(b, start);	/* cannot exceed the limit */
+}
+
+/* ---- live events ---- */
+
+const char *
+proto_event_name(int kind)
+{
+	switch (kind) {
+	case PEV_VAULT:		return "vault";
+	case PEV_ACTIVITY:	return "activity";
+	case PEV_ROSTER:	return "roster";
+	case PEV_PRESENCE:	return "presence";
+	}
+	return NULL;
+}
+
+int
+proto_encode_event(struct proto_buf *b, enum proto_type type,
+		   const struct proto_event *ev)
+{
+	size_t start;
+
+	if (ev->len > PROTO_EVENT_DATA_MAX)
+		return -1;
+	start = proto_begin(b, type, 0);
+	proto_put_u64(b, ev->group_id);
+	proto_put_u8(b, ev->kind);
+	proto_put_i64(b, ev->ref);
+	proto_put_strn(b, ev->data ? ev->data : "", ev->data ? ev->len : 0);
+	return proto_end(b, start);
+}
+
+int
+proto_decode_event(const struct proto_frame *f, struct proto_event *out)
+{
+	struct proto_reader r;
+
+	memset(out, 0, sizeof(*out));
+	if (f->type != PT_PUBLISH && f->type != PT_EVENT)
+		return -1;
+	proto_reader_init(&r, f);
+	out->group_id = proto_get_u64(&r);
+	out->kind = proto_get_u8(&r);
+	out->ref = proto_get_i64(&r);
+	out->data = proto_get_str(&r, &out->len);
+	/* The data becomes one SSE line: no line break may hide in it. */
+	if (proto_reader_done(&r) < 0 || proto_event_name(out->kind) == NULL ||
+	    out->len > PROTO_EVENT_DATA_MAX || strlen(out->data) != out->len ||
+	    strpbrk(out->data, "\r\n") != NULL) {
+		memset(out, 0, sizeof(*out));
+		return -1;
+	}
+	return 0;
 }

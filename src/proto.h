@@ -43,6 +43,24 @@
  *  STATS      w->b  (empty)                          -> STATS_REPLY
  *  STATS_REPLY b->w u16 n, n x (str name, i64 value)
  *
+ * Live events (docs/API.md "Live events"; broker/hub.h has the design):
+ *
+ *  SUBSCRIBE  w->b  u64 group, u64 user, u32 limit, u8 flags (PSF_*)
+ *                   -> SUBSCRIBED.  One per open stream: the broker counts
+ *                   a user's streams across its workers and refuses one
+ *                   past limit (PSF_RESUME: counted, never refused)
+ *  SUBSCRIBED b->w  u8 accepted (1, or 0 over the limit), u32 the user's
+ *                   streams afterwards
+ *  UNSUBSCRIBE w->b u64 group, u64 user  (one-way: no reply)
+ *  PUBLISH    w->b  event (below)        (one-way: no reply)
+ *  EVENT      b->w  event, id 0: an event for a group this worker has a
+ *                   stream of, sent without being asked
+ *
+ * An event is u64 group, u8 kind (enum proto_event_kind), i64 ref, str
+ * data.  ref is the activity id of an activity event, the user who left
+ * of a roster event (-1: the group is gone, 0: nobody left), else 0.  data
+ * is the event's JSON text, or "" when the receiver loads it by ref.
+ *
  * Reply to HELLO with a version other than PROTO_VERSION: ERROR kind
  * PE_PROTOCOL, then the broker closes the connection.
  */
@@ -68,8 +86,28 @@ enum proto_type {
 	PT_END = 8,
 	PT_STATS = 9,
 	PT_STATS_REPLY = 10,
+	PT_SUBSCRIBE = 11,
+	PT_SUBSCRIBED = 12,
+	PT_UNSUBSCRIBE = 13,
+	PT_PUBLISH = 14,
+	PT_EVENT = 15,
 };
-#define PT_MAX PT_STATS_REPLY
+#define PT_MAX PT_EVENT
+
+/* SUBSCRIBE flags */
+#define PSF_RESUME	0x01	/* re-sent after the link came back: never refused */
+
+/* What a live event is about (docs/API.md "Live events"). */
+enum proto_event_kind {
+	PEV_VAULT = 1,
+	PEV_ACTIVITY = 2,
+	PEV_ROSTER = 3,
+	PEV_PRESENCE = 4,
+};
+#define PEV_MAX PEV_PRESENCE
+
+/* Longest data of one event (the SSE line it becomes). */
+#define PROTO_EVENT_DATA_MAX	(64u << 10)
 
 /* QUERY flags */
 #define PQF_SCRIPT	0x01	/* simple-protocol script: no params, not prepared */
@@ -179,5 +217,24 @@ struct proto_error {
 int proto_decode_error(const struct proto_frame *f, struct proto_error *out);
 void proto_encode_error(struct proto_buf *b, uint32_t id, enum proto_err kind,
 			const char *sqlstate, const char *message);
+
+
+struct proto_event {
+	uint64_t group_id;
+	uint8_t kind;			/* enum proto_event_kind */
+	int64_t ref;
+	const char *data;		/* JSON text or ""; into the frame */
+	uint32_t len;
+};
+
+/* Append a PUBLISH or EVENT frame (id 0) of ev.  0, or -1 when data is
+ * longer than PROTO_EVENT_DATA_MAX (nothing appended). */
+int proto_encode_event(struct proto_buf *b, enum proto_type type,
+		       const struct proto_event *ev);
+/* Decode a PUBLISH or EVENT frame.  0, or -1 when malformed (an unknown
+ * kind, data too long or not a C string). */
+int proto_decode_event(const struct proto_frame *f, struct proto_event *out);
+
+const char *proto_event_name(int kind);	/* "vault"... or NULL */
 
 #endif

@@ -37,6 +37,7 @@
 #include "worker/validate.h"
 #include "worker/auth.h"
 #include "worker/router.h"
+#include "worker/events.h"
 #include "worker/routes.h"
 #include "worker/worker.h"
 
@@ -262,6 +263,7 @@ groups_join(struct req *r)
 	switch (rc) {
 	case STORE_JOIN_OK:
 		reply_group(r, 200, group_id, 0);
+		events_publish_roster(group_id, 0);
 		break;
 	case STORE_JOIN_NO_CODE:
 		http_error(r, 404, NULL, "no group has this join code");
@@ -319,8 +321,10 @@ group_delete(struct req *r)
 {
 	if (store_groups_delete(r->group_id) < 0)
 		http_db_error(r);
-	else
+	else {
 		http_reply_json(r, 204, NULL);
+		events_publish_roster(r->group_id, EVENTS_GROUP_GONE);
+	}
 }
 
 /* The caller leaves the group; also DELETE members/{their own id}. */
@@ -338,8 +342,10 @@ group_leave(struct req *r)
 		http_db_error(r);
 	else if (rc == 0)	/* made owner meanwhile */
 		http_error(r, 409, NULL, "the owner must transfer the group before leaving");
-	else
+	else {
 		http_reply_json(r, 204, NULL);
+		events_publish_roster(r->group_id, r->user_id);
+	}
 }
 
 /* ---- roster and members ---- */
@@ -380,8 +386,10 @@ members_me_put(struct req *r)
 		http_db_error(r);
 	else if (rc == 0)	/* removed meanwhile */
 		http_error(r, 404, NULL, "no such group");
-	else
+	else {
 		reply_member(r, r->group_id, r->user_id);
+		events_publish_roster(r->group_id, 0);
+	}
 out:
 	json_decref(body);
 }
@@ -417,8 +425,10 @@ member_patch(struct req *r)
 		http_db_error(r);
 	else if (rc == 0)
 		http_error(r, 404, NULL, "no such member");
-	else
+	else {
 		reply_member(r, r->group_id, uid);
+		events_publish_roster(r->group_id, 0);
+	}
 out:
 	json_decref(body);
 }
@@ -463,8 +473,10 @@ member_delete(struct req *r)
 		http_db_error(r);
 	else if (rc == 0)	/* left, or promoted, meanwhile */
 		http_error(r, 409, NULL, "the member changed meanwhile; try again");
-	else
+	else {
 		http_reply_json(r, 204, NULL);
+		events_publish_roster(r->group_id, uid);
+	}
 }
 
 static void
@@ -483,6 +495,7 @@ group_transfer(struct req *r)
 	switch (store_groups_transfer(r->group_id, r->user_id, uid)) {
 	case STORE_TRANSFER_OK:
 		reply_group(r, 200, r->group_id, 0);
+		events_publish_roster(r->group_id, 0);
 		break;
 	case STORE_TRANSFER_NOT_MEMBER:
 		http_error(r, 422, NULL, "user_id must be a member of the group");

@@ -39,6 +39,7 @@
 #include "src/util.h"
 #include "worker/validate.h"
 #include "worker/auth.h"
+#include "worker/events.h"
 #include "worker/router.h"
 #include "worker/routes.h"
 #include "worker/sync_decode.h"
@@ -199,9 +200,11 @@ container_write(struct req *r, int delta)
 		goto out;
 	rc = store_sync_container(character_id, store_containers_names[ci], seq, items, n,
 	    delta, max, &res);
-	if (rc == STORE_SYNC_OK)
+	if (rc == STORE_SYNC_OK) {
 		http_reply_json(r, 200, container_result_json(&res));
-	else if (rc == STORE_SYNC_NEVER_SYNCED)
+		events_publish_container(r->param[0], store_containers_names[ci], &res);
+		store_activity_ids_free(&res.activity);
+	} else if (rc == STORE_SYNC_NEVER_SYNCED)
 		http_error(r, 404, NULL, "the container was never synced; send a full PUT");
 	else if (rc == STORE_SYNC_OVERFLOW)
 		http_error(r, 422, NULL, "changes: a quantity would exceed %d", STORE_QTY_MAX);
@@ -280,8 +283,11 @@ skills_put(struct req *r)
 	/* One statement sequence in its own transaction (src/store/skills.h). */
 	if (store_skills_put(character_id, seq, v, n, &res) < 0)
 		http_db_error(r);
-	else
+	else {
 		http_reply_json(r, 200, skills_result_json(&res));
+		events_publish_activity(&res.activity);
+		store_activity_ids_free(&res.activity);
+	}
 out:
 	free(v);
 	json_decref(body);
@@ -292,6 +298,7 @@ out:
 static void
 activity_post(struct req *r)
 {
+	struct store_activity_ids ids = { 0 };
 	struct sync_events ev;
 	int64_t character_id;
 	json_t *body;
@@ -303,11 +310,14 @@ activity_post(struct req *r)
 	if (sync_decode_events(r, body, worker_config()->activity_per_request, &ev) < 0 ||
 	    my_character(r, r->param[0], &character_id) < 0)
 		goto out;
-	if (store_sync_events(character_id, ev.kinds, ev.datas, ev.n, &recorded) < 0)
+	if (store_sync_events(character_id, ev.kinds, ev.datas, ev.n, &recorded, &ids) < 0)
 		http_db_error(r);
-	else
+	else {
 		http_reply_json(r, 200, json_pack("{s:i,s:i}", "events", ev.n,
 		    "recorded", recorded));
+		events_publish_activity(&ids);
+		store_activity_ids_free(&ids);
+	}
 out:
 	sync_events_free(&ev);
 	json_decref(body);
@@ -343,6 +353,12 @@ batch(struct req *r)
 	if (b.has_skills)
 		json_object_set_new(out, "skills", skills_result_json(&skills_res));
 	http_reply_json(r, 200, out);
+	for (int i = 0; store_containers_names[i]; i++) {
+		events_publish_container(name, store_containers_names[i], &res[i]);
+		store_activity_ids_free(&res[i].activity);
+	}
+	events_publish_activity(&skills_res.activity);
+	store_activity_ids_free(&skills_res.activity);
 out:
 	sync_batch_free(&b);
 	json_decref(body);
@@ -401,8 +417,10 @@ heartbeat(struct req *r)
 		goto out;
 	if (store_characters_presence(id, world, activity) < 0)
 		http_db_error(r);
-	else
+	else {
 		http_reply_json(r, 204, NULL);
+		events_publish_presence(id, name, world, activity);
+	}
 out:
 	json_decref(body);
 }

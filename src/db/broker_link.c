@@ -51,6 +51,10 @@ static struct {
 	void (*on_up)(void);
 } L;
 
+/* Kept apart from L, which broker_link_start() clears. */
+static void (*events_cb)(const struct proto_event *);
+static void (*events_up_cb)(void);
+
 static void connect_now(void);
 
 uint32_t
@@ -173,6 +177,21 @@ handle_frame(uint8_t *data, const struct proto_frame *f)
 			L.on_up = NULL;
 			cb();
 		}
+		if (events_up_cb && L.up)
+			events_up_cb();
+		return;
+	}
+	if (f->type == PT_EVENT && f->id == 0) {
+		struct proto_event ev;
+
+		if (proto_decode_event(f, &ev) < 0) {
+			free(data);
+			link_lost("malformed event from the broker");
+			return;
+		}
+		if (events_cb)
+			events_cb(&ev);
+		free(data);
 		return;
 	}
 	p = pending_take(f->id);
@@ -326,4 +345,19 @@ broker_link_call(const struct proto_buf *buf, uint32_t id, struct broker_reply *
 	while (p.done == 0)
 		coro_yield();
 	return p.done == 1 ? 0 : -1;
+}
+
+int
+broker_link_send(const struct proto_buf *buf)
+{
+	if (!L.up || buf->len == 0)
+		return -1;
+	return bufferevent_write(L.bev, buf->data, buf->len) < 0 ? -1 : 0;
+}
+
+void
+broker_link_events(void (*event_cb)(const struct proto_event *ev), void (*up_cb)(void))
+{
+	events_cb = event_cb;
+	events_up_cb = up_cb;
 }

@@ -7,6 +7,13 @@
  * it.  If the link drops, every waiting call fails at once with
  * PE_UNAVAILABLE (the request answers 503) and the link reconnects with
  * back-off; a timer is armed only while disconnected.
+ *
+ * Live events use the same socket: one-way frames (PUBLISH, UNSUBSCRIBE)
+ * go out with broker_link_send(), and EVENT frames the broker sends
+ * unasked go to the callback given to broker_link_events(), on the event
+ * loop.  Since the broker forgets a worker's subscriptions when the link
+ * drops, the same hook is told each time a handshake completes, to
+ * subscribe again.
  */
 #ifndef COFFER_BROKER_LINK_H
 #define COFFER_BROKER_LINK_H
@@ -38,5 +45,14 @@ uint32_t broker_link_next_id(void);
  */
 int broker_link_call(const struct proto_buf *buf, uint32_t id, struct broker_reply *out);
 void broker_reply_free(struct broker_reply *r);
+
+/* Queue the frame(s) in buf, which expect no reply.  0, or -1 when the
+ * link is down (nothing sent). */
+int broker_link_send(const struct proto_buf *buf);
+
+/* on_event gets each EVENT frame (ev points into it: copy what is kept);
+ * on_up runs after every handshake, the first one included. */
+void broker_link_events(void (*on_event)(const struct proto_event *ev),
+			void (*on_up)(void));
 
 #endif

@@ -27,14 +27,32 @@
 int store_activity_groups(int64_t character_id);
 
 /*
- * Record kind with data (a JSON object, not stolen) for every group
- * character_id is shared in, as that character's owner.  Returns the rows
- * written (0 when the character is in no group), or -1.
+ * The entries a write recorded, one per group: what its live events name
+ * once it has committed (docs/API.md "Live events").  A struct holding
+ * these starts zeroed; free with store_activity_ids_free().
  */
-int store_activity_record(int64_t character_id, const char *kind, json_t *data);
+struct store_activity_ids {
+	int n, cap;
+	struct store_activity_id {
+		int64_t group_id;
+		int64_t id;		/* the activity id */
+	} *v;
+};
+
+void store_activity_ids_free(struct store_activity_ids *ids);
 
 /*
- * Rows of a feed page (store_activity_page), in SELECT order:
+ * Record kind with data (a JSON object, not stolen) for every group
+ * character_id is shared in, as that character's owner; the new entries
+ * are added to *ids unless it is NULL.  Returns the rows written (0 when
+ * the character is in no group), or -1.
+ */
+int store_activity_record(int64_t character_id, const char *kind, json_t *data,
+			  struct store_activity_ids *ids);
+
+/*
+ * Rows of a feed page (store_activity_page, _since, _entry), in SELECT
+ * order:
  *	id, kind, character (name or NULL), user_id (or NULL),
  *	data (JSON text), created_at
  */
@@ -50,5 +68,17 @@ enum activity_col {
 /* Up to limit rows (enum activity_col) of group_id's feed with
  * id < before, newest first.  0 and *rows, or -1. */
 int store_activity_page(int64_t group_id, int64_t before, int limit, struct db_result **rows);
+
+/* The newest limit rows (enum activity_col) of group_id's feed with
+ * id > after, newest first: what a reconnecting event stream missed.
+ * 0 and *rows, or -1. */
+int store_activity_since(int64_t group_id, int64_t after, int limit, struct db_result **rows);
+
+/* Entry id of group_id's feed: one row (enum activity_col), or none when
+ * it is gone.  0 and *rows, or -1. */
+int store_activity_entry(int64_t group_id, int64_t id, struct db_result **rows);
+
+/* The newest id of group_id's feed (0 when empty) into *id.  0 or -1. */
+int store_activity_latest(int64_t group_id, int64_t *id);
 
 #endif

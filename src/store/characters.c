@@ -279,3 +279,16 @@ store_characters_presence(int64_t id, int64_t world, const char *activity)
 		    "seen_at = excluded.seen_at");
 	return db_run(st, p, 4, NULL) < 0 ? -1 : 0;
 }
+
+int
+store_characters_groups(int64_t id, struct db_result **rows)
+{
+	static struct db_stmt *st;
+	struct db_value p[] = { DB_INT(id) };
+
+	/* Columns in the order of enum character_group_col. */
+	if (st == NULL)
+		st = db_prepare("SELECT group_id FROM group_characters "
+		    "WHERE character_id = $1 ORDER BY group_id");
+	return db_all(st, p, 1, rows);
+}

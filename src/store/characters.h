@@ -106,4 +106,17 @@ int store_characters_state(int64_t user_id, struct db_result **rows);
  * activity NULL).  0 or -1. */
 int store_characters_presence(int64_t id, int64_t world, const char *activity);
 
+/*
+ * Rows of the groups a character is shared in (store_characters_groups),
+ * in SELECT order:
+ *	group_id
+ */
+enum character_group_col {
+	CHARACTER_GROUP_ID,
+};
+
+/* The groups character id is shared in (enum character_group_col), by
+ * id: where its live events go.  0 and *rows, or -1. */
+int store_characters_groups(int64_t id, struct db_result **rows);
+
 #endif

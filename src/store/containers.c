@@ -320,7 +320,8 @@ priced_json(json_t *data, const char *key, struct priced *v, int n)
  * the character is in no group.  0 or -1.
  */
 static int
-record_items(int64_t character_id, const char *container, const struct sync_item *d, int n)
+record_items(int64_t character_id, const char *container, const struct sync_item *d, int n,
+	     struct store_activity_ids *ids)
 {
 	struct db_result *rows = NULL;
 	struct priced *gained, *lost;
@@ -355,7 +356,7 @@ record_items(int64_t character_id, const char *container, const struct sync_item
 	data = json_pack("{s:s}", "container", container);
 	priced_json(data, "gained", gained, ng);
 	priced_json(data, "lost", lost, nl);
-	rc = store_activity_record(character_id, ACTIVITY_ITEMS, data);
+	rc = store_activity_record(character_id, ACTIVITY_ITEMS, data, ids);
 	json_decref(data);
 	free(gained);
 	free(lost);
@@ -405,7 +406,7 @@ apply(int64_t character_id, const char *container, int64_t seq,
 	    upsert_items(character_id, container, up, nup, now) < 0 ||
 	    set_seq(character_id, container, seq, now) < 0 ||
 	    store_characters_touch(character_id, now, -1) < 0 ||
-	    record_items(character_id, container, delta, nd) < 0)
+	    record_items(character_id, container, delta, nd, &out->activity) < 0)
 		goto out;
 	out->applied = 1;
 	out->seq = seq;

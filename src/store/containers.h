@@ -37,6 +37,7 @@
 #include <stdint.h>
 
 #include "src/db/db.h"
+#include "src/store/activity.h"
 
 #define STORE_QTY_MAX		2147483647	/* one stack, and a summed id */
 #define STORE_ITEM_ID_MAX	2147483647
@@ -59,6 +60,7 @@ struct container_result {
 	int64_t seq;		/* the stored seq afterwards */
 	int item_count;		/* distinct ids afterwards */
 	int added, removed, changed;
+	struct store_activity_ids activity;	/* the "items" entries recorded */
 };
 
 /*

@@ -101,11 +101,12 @@ upsert(int64_t character_id, json_t *changed, const char *now)
 }
 
 static int
-level_up(int64_t character_id, const char *skill, int from, int to, int64_t xp)
+level_up(int64_t character_id, const char *skill, int from, int to, int64_t xp,
+	 struct store_activity_ids *ids)
 {
 	json_t *data = json_pack("{s:s,s:i,s:i,s:I}", "skill", skill, "level", to,
 	    "previous_level", from, "xp", (json_int_t)xp);
-	int rc = store_activity_record(character_id, ACTIVITY_LEVEL_UP, data);
+	int rc = store_activity_record(character_id, ACTIVITY_LEVEL_UP, data, ids);
 
 	json_decref(data);
 	return rc;
@@ -154,7 +155,7 @@ put_tx(void *arg)
 		a->out->updated++;
 		if (was >= 0 && store_skills_level(a->v[i].xp) > store_skills_level(was)) {
 			if (level_up(a->character_id, a->v[i].skill, store_skills_level(was),
-			    store_skills_level(a->v[i].xp), a->v[i].xp) < 0)
+			    store_skills_level(a->v[i].xp), a->v[i].xp, &a->out->activity) < 0)
 				goto out;
 			a->out->level_ups++;
 		}
@@ -177,7 +178,11 @@ store_skills_put(int64_t character_id, int64_t seq, const struct skill_xp *v, in
 {
 	struct put_args a = { character_id, seq, v, n, out };
 
-	return db_tx(put_tx, &a);
+	memset(out, 0, sizeof(*out));
+	if (db_tx(put_tx, &a) == 0)
+		return 0;
+	store_activity_ids_free(&out->activity);	/* rolled back */
+	return -1;
 }
 
 int

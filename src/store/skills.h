@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "src/db/db.h"
+#include "src/store/activity.h"
 
 #define STORE_SKILL_NAME_MAX	32
 #define STORE_SKILL_XP_MAX	200000000
@@ -37,12 +38,13 @@ struct skills_result {
 	int64_t seq;		/* the stored seq afterwards */
 	int updated;		/* skills whose xp changed or that are new */
 	int level_ups;
+	struct store_activity_ids activity;	/* the "level_up" entries recorded */
 };
 
 /*
  * Apply an update of character_id's skills (names unique, valid) if seq is
  * newer than the stored skills_seq; inside the caller's transaction, or its
- * own.  0 with *out set, or -1.
+ * own.  0 with *out set (free out->activity), or -1.
  */
 int store_skills_put(int64_t character_id, int64_t seq, const struct skill_xp *v, int n,
 		     struct skills_result *out);

@@ -65,8 +65,10 @@ store_sync_container(int64_t character_id, const char *container, int64_t seq,
 	struct container_ctx c = { character_id, container, seq, items, n, delta, max_items,
 	    STORE_SYNC_OK, out };
 
+	memset(out, 0, sizeof(*out));
 	if (db_tx(container_tx, &c) == 0)
 		return STORE_SYNC_OK;
+	store_activity_ids_free(&out->activity);	/* rolled back */
 	/* db_tx fails for a refusal too (failing is how the callback rolls
 	 * back): the context tells the two apart. */
 	return c.outcome != STORE_SYNC_OK ? c.outcome : -1;
@@ -79,6 +81,7 @@ struct events_ctx {
 	const char *const *kinds;
 	json_t *const *datas;
 	int n, recorded;
+	struct store_activity_ids *ids;
 };
 
 static int
@@ -89,7 +92,7 @@ events_tx(void *arg)
 	for (int i = 0; i < c->n; i++) {
 		json_t *empty = c->datas[i] ? NULL : json_object();
 		int rc = store_activity_record(c->character_id, c->kinds[i],
-		    empty ? empty : c->datas[i]);
+		    empty ? empty : c->datas[i], c->ids);
 
 		json_decref(empty);
 		if (rc < 0)
@@ -101,12 +104,14 @@ events_tx(void *arg)
 
 int
 store_sync_events(int64_t character_id, const char *const *kinds, json_t *const *datas,
-		  int n, int *recorded)
+		  int n, int *recorded, struct store_activity_ids *ids)
 {
-	struct events_ctx c = { character_id, kinds, datas, n, 0 };
+	struct events_ctx c = { character_id, kinds, datas, n, 0, ids };
 
-	if (db_tx(events_tx, &c) < 0)
+	if (db_tx(events_tx, &c) < 0) {
+		store_activity_ids_free(ids);	/* rolled back */
 		return -1;
+	}
 	*recorded = c.recorded;
 	return 0;
 }
@@ -151,5 +156,13 @@ store_sync_batch(const struct store_sync_batch *b,
 {
 	struct batch_ctx c = { b, res, skills_res };
 
-	return db_tx(batch_tx, &c) < 0 ? -1 : 0;
+	memset(res, 0, STORE_CONTAINERS_N * sizeof(*res));
+	memset(skills_res, 0, sizeof(*skills_res));
+	if (db_tx(batch_tx, &c) == 0)
+		return 0;
+	/* Rolled back: the entries named are gone. */
+	for (int i = 0; i < STORE_CONTAINERS_N; i++)
+		store_activity_ids_free(&res[i].activity);
+	store_activity_ids_free(&skills_res->activity);
+	return -1;
 }

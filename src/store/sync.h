@@ -46,7 +46,7 @@ enum store_sync_container {
  * seq is newer than the stored one; max_items bounds the patched state.
  * Anything but STORE_SYNC_OK rolls back, so a refused patch does not leave
  * behind the container row it locked.  Returns an enum store_sync_container,
- * or -1.
+ * or -1.  After STORE_SYNC_OK the caller frees out->activity.
  */
 int store_sync_container(int64_t character_id, const char *container, int64_t seq,
 			 const struct sync_item *items, int n, int delta, int max_items,
@@ -55,10 +55,11 @@ int store_sync_container(int64_t character_id, const char *container, int64_t se
 /*
  * Record n plugin events of character_id: kinds[i] with datas[i] (a JSON
  * object, not stolen; NULL for {}), in each group the character is shared
- * in.  All or none.  *recorded gets the rows written.  0 or -1.
+ * in.  All or none.  *recorded gets the rows written, *ids (starting
+ * zeroed; the caller frees it) their groups and ids.  0 or -1.
  */
 int store_sync_events(int64_t character_id, const char *const *kinds, json_t *const *datas,
-		      int n, int *recorded);
+		      int n, int *recorded, struct store_activity_ids *ids);
 
 /* One container of a batch: full state, summed by id (see store_containers_put). */
 struct store_sync_state {
@@ -81,7 +82,8 @@ struct store_sync_batch {
 /*
  * Apply a batch in the lock order above, in one transaction.  res[i] is
  * set for each present container i, *skills_res when has_skills.  0 or -1
- * (then nothing was written).
+ * (then nothing was written).  After 0 the caller frees each res[i].activity
+ * and skills_res->activity (all zeroed when not set).
  */
 int store_sync_batch(const struct store_sync_batch *b,
 		     struct container_result res[STORE_CONTAINERS_N],

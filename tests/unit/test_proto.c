@@ -771,6 +771,160 @@ TEST(error_truncated_and_trailing)
 	proto_buf_free(&b);
 }
 
+TEST(event_round_trip)
+{
+	static const char data[] = "{\"group_id\":7,\"character\":\"Zezima\"}";
+	struct proto_event ev = { 7, PEV_VAULT, 0, data, sizeof(data) - 1 }, out;
+	struct proto_buf b;
+	struct proto_frame f;
+
+	proto_buf_init(&b);
+	CHECK_EQ_INT(proto_encode_event(&b, PT_PUBLISH, &ev), 0);
+	CHECK_EQ_INT(one_frame(&b, &f), 1);
+	CHECK_EQ_INT(f.type, PT_PUBLISH);
+	CHECK_EQ_INT(f.id, 0);
+	CHECK_EQ_INT(proto_decode_event(&f, &out), 0);
+	CHECK(out.group_id == 7 && out.kind == PEV_VAULT && out.ref == 0);
+	CHECK_EQ_INT(out.len, sizeof(data) - 1);
+	CHECK_EQ_STR(out.data, data);
+
+	/* A reference: no data, a negative ref survives. */
+	proto_buf_reset(&b);
+	ev = (struct proto_event){ UINT64_MAX, PEV_ROSTER, -1, NULL, 0 };
+	CHECK_EQ_INT(proto_encode_event(&b, PT_EVENT, &ev), 0);
+	CHECK_EQ_INT(one_frame(&b, &f), 1);
+	CHECK_EQ_INT(proto_decode_event(&f, &out), 0);
+	CHECK(out.group_id == UINT64_MAX && out.kind == PEV_ROSTER && out.ref == -1);
+	CHECK_EQ_STR(out.data, "");
+	CHECK_EQ_STR(proto_event_name(PEV_PRESENCE), "presence");
+	CHECK(proto_event_name(0) == NULL);
+
+	/* Another frame type is not an event. */
+	proto_buf_reset(&b);
+	raw_frame(&b, PT_STATS, "", 0);
+	CHECK_EQ_INT(one_frame(&b, &f), 1);
+	CHECK_EQ_INT(proto_decode_event(&f, &out), -1);
+	proto_buf_free(&b);
+}
+
+TEST(event_refused)
+{
+	struct proto_event ev = { 1, PEV_ACTIVITY, 5, NULL, 0 }, out;
+	struct proto_buf b;
+	struct proto_frame f;
+	char *big;
+	size_t s;
+
+	proto_buf_init(&b);
+	/* Longer than an event may be: nothing written. */
+	big = xmalloc(PROTO_EVENT_DATA_MAX + 2);
+	memset(big, 'x', PROTO_EVENT_DATA_MAX + 1);
+	big[PROTO_EVENT_DATA_MAX + 1] = '\0';
+	ev.data = big;
+	ev.len = PROTO_EVENT_DATA_MAX + 1;
+	CHECK_EQ_INT(proto_encode_event(&b, PT_PUBLISH, &ev), -1);
+	CHECK_EQ_INT(b.len, 0);
+	free(big);
+
+	/* An unknown kind, a line break or a NUL in the data. */
+	{
+		static const struct {
+			uint8_t kind;
+			const char *data;
+			uint32_t len;
+		} bad[] = {
+			{ 0, "{}", 2 }, { PEV_MAX + 1, "{}", 2 },
+			{ PEV_VAULT, "{\n}", 3 }, { PEV_VAULT, "{\r}", 3 },
+			{ PEV_VAULT, "{\0}", 3 },
+		};
+
+		for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+			proto_buf_reset(&b);
+			s = proto_begin(&b, PT_EVENT, 0);
+			proto_put_u64(&b, 1);
+			proto_put_u8(&b, bad[i].kind);
+			proto_put_i64(&b, 0);
+			proto_put_strn(&b, bad[i].data, bad[i].len);
+			CHECK_EQ_INT(proto_end(&b, s), 0);
+			CHECK_EQ_INT(one_frame(&b, &f), 1);
+			CHECK_EQ_INT(proto_decode_event(&f, &out), -1);
+			CHECK(out.data == NULL);
+		}
+	}
+	proto_buf_free(&b);
+}
+
+TEST(event_truncated_and_trailing)
+{
+	struct proto_event ev = { 42, PEV_PRESENCE, 0, "{\"at\":1}", 8 }, out;
+	struct proto_buf b;
+	struct proto_frame f, g;
+	uint8_t *copy;
+	int bad = 0;
+
+	proto_buf_init(&b);
+	CHECK_EQ_INT(proto_encode_event(&b, PT_EVENT, &ev), 0);
+	CHECK_EQ_INT(one_frame(&b, &f), 1);
+	/* Every shorter payload is refused. */
+	for (uint32_t n = 0; n < f.len; n++) {
+		copy = malloc(n + 1);
+		memcpy(copy, f.payload, n);
+		g = f;
+		g.payload = copy;
+		g.len = n;
+		if (proto_decode_event(&g, &out) != -1)
+			bad++;
+		free(copy);
+	}
+	CHECK_EQ_INT(bad, 0);
+	/* And so is one with bytes after it. */
+	copy = malloc(f.len + 1);
+	memcpy(copy, f.payload, f.len);
+	copy[f.len] = 0;
+	g = f;
+	g.payload = copy;
+	g.len = f.len + 1;
+	CHECK_EQ_INT(proto_decode_event(&g, &out), -1);
+	free(copy);
+	proto_buf_free(&b);
+}
+
+TEST(subscribe_round_trip)
+{
+	struct proto_buf b;
+	struct proto_frame f;
+	struct proto_reader r;
+	size_t s;
+
+	proto_buf_init(&b);
+	s = proto_begin(&b, PT_SUBSCRIBE, 9);
+	proto_put_u64(&b, 3);
+	proto_put_u64(&b, 77);
+	proto_put_u32(&b, 8);
+	proto_put_u8(&b, PSF_RESUME);
+	CHECK_EQ_INT(proto_end(&b, s), 0);
+	s = proto_begin(&b, PT_SUBSCRIBED, 9);
+	proto_put_u8(&b, 1);
+	proto_put_u32(&b, 2);
+	CHECK_EQ_INT(proto_end(&b, s), 0);
+	{
+		size_t used;
+
+		CHECK_EQ_INT(proto_next(b.data, b.len, &f, &used), 1);
+		CHECK_EQ_INT(f.type, PT_SUBSCRIBE);
+		proto_reader_init(&r, &f);
+		CHECK(proto_get_u64(&r) == 3 && proto_get_u64(&r) == 77);
+		CHECK_EQ_INT(proto_get_u32(&r), 8);
+		CHECK_EQ_INT(proto_get_u8(&r), PSF_RESUME);
+		CHECK_EQ_INT(proto_reader_done(&r), 0);
+		CHECK_EQ_INT(proto_next(b.data + used, b.len - used, &f, &used), 1);
+		CHECK_EQ_INT(f.type, PT_SUBSCRIBED);
+		CHECK_EQ_STR(proto_type_name(PT_SUBSCRIBED), "SUBSCRIBED");
+		CHECK_EQ_STR(proto_type_name(PT_UNSUBSCRIBE), "UNSUBSCRIBE");
+	}
+	proto_buf_free(&b);
+}
+
 int
 main(void)
 {
@@ -790,5 +944,9 @@ main(void)
 	RUN(result_truncated_and_trailing);
 	RUN(result_lying_counts);
 	RUN(error_truncated_and_trailing);
+	RUN(event_round_trip);
+	RUN(event_refused);
+	RUN(event_truncated_and_trailing);
+	RUN(subscribe_round_trip);
 	return test_done();
 }

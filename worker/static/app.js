@@ -322,6 +322,7 @@ function groupHeader(g, current) {
 	return [
 		el('div', {class: 'head'},
 			el('h1', {}, g.name, ' ', roleBadge(g.role)),
+			el('span', {id: 'live-status', class: 'small live muted', role: 'status'}),
 			el('a', {href: '/app', class: 'small'}, '← All groups')),
 		el('nav', {class: 'tabs', 'aria-label': 'Group'},
 			tab(base, 'Vault'), tab(base + '/activity', 'Activity'),
@@ -344,20 +345,79 @@ async function loadGroup(main, id) {
 	}
 }
 
-/* Live updates: an EventSource on the group's events, calling
- * handlers[name] (debounced) when that event arrives. */
+/*
+ * Live updates (docs/API.md "Live events"): an EventSource on the group's
+ * events.  handlers[name](data) runs for each event of that name (the
+ * parsed data); handlers.refresh, if given, after a lost stream is back,
+ * since events sent meanwhile were missed.  The browser reconnects by
+ * itself after a network error (and sends Last-Event-ID, which replays the
+ * activity missed); a stream the server refused or ended for good is
+ * opened again here, after 1, 2, 4 … 30 s.  A status line in the group
+ * header says whether the page is live or reconnecting.
+ */
 function liveEvents(id, handlers) {
 	if (!window.EventSource)
 		return;
-	const source = new EventSource('/api/v1/groups/' + encodeURIComponent(id) + '/events');
-	for (const [name, fn] of Object.entries(handlers)) {
-		let timer = null;
-		source.addEventListener(name, () => {
-			clearTimeout(timer);
-			timer = setTimeout(fn, 300);
+	const badge = document.getElementById('live-status');
+	let source = null;
+	let delay = 1000;
+	let retry = null;
+	let lost = false;
+	const show = (text, cls) => {
+		if (!badge)
+			return;
+		badge.className = 'small live ' + cls;
+		replace(badge, text);
+	};
+	function open() {
+		retry = null;
+		source = new EventSource('/api/v1/groups/' + encodeURIComponent(id) + '/events');
+		source.addEventListener('open', () => {
+			delay = 1000;
+			show('● Live', 'ok');
+			if (lost && handlers.refresh)
+				handlers.refresh();
+			lost = false;
 		});
+		source.addEventListener('error', () => {
+			lost = true;
+			show('Reconnecting…', 'muted');
+			if (source.readyState !== EventSource.CLOSED)
+				return;		/* the browser retries by itself */
+			source = null;
+			retry = setTimeout(open, delay);
+			delay = Math.min(delay * 2, 30000);
+		});
+		for (const [name, fn] of Object.entries(handlers)) {
+			if (name === 'refresh')
+				continue;
+			source.addEventListener(name, (e) => {
+				let data = null;
+				try {
+					data = JSON.parse(e.data);
+				} catch (err) {
+					return;
+				}
+				fn(data);
+			});
+		}
 	}
-	window.addEventListener('pagehide', () => source.close());
+	open();
+	window.addEventListener('pagehide', () => {
+		clearTimeout(retry);
+		if (source)
+			source.close();
+	});
+}
+
+/* Call fn at most once per wait ms, the last call winning: a burst of
+ * events costs one reload. */
+function debounce(fn, wait) {
+	let timer = null;
+	return () => {
+		clearTimeout(timer);
+		timer = setTimeout(fn, wait);
+	};
 }
 
 /* ---- pages ---- */
@@ -541,12 +601,12 @@ async function pageVault(main, me, id) {
 	const statTotal = el('div', {class: 'value', id: 'total-value'}, '–');
 	const statItems = el('div', {class: 'value', id: 'item-count'}, '–');
 	const statMembers = el('div', {class: 'value'}, fmtInt(g.member_count));
+	const statSync = el('div', {class: 'value small', id: 'last-sync'}, fmtTime(g.last_sync_at));
 	const stats = el('div', {class: 'stats'},
 		el('div', {class: 'stat'}, el('div', {class: 'label'}, 'Total value'), statTotal),
 		el('div', {class: 'stat'}, el('div', {class: 'label'}, 'Items'), statItems),
 		el('div', {class: 'stat'}, el('div', {class: 'label'}, 'Members'), statMembers),
-		el('div', {class: 'stat'}, el('div', {class: 'label'}, 'Last sync'),
-			el('div', {class: 'value small'}, fmtTime(g.last_sync_at))));
+		el('div', {class: 'stat'}, el('div', {class: 'label'}, 'Last sync'), statSync));
 
 	const search = el('input', {type: 'search', id: 'vault-q', placeholder: 'Search items',
 		'aria-label': 'Search items', value: state.q});
@@ -689,7 +749,22 @@ async function pageVault(main, me, id) {
 				el('div', {class: 'more'}, more)),
 			el('aside', {class: 'card'}, el('h2', {}, 'Members'), roster)));
 	await Promise.all([reload(), loadRoster()]);
-	liveEvents(id, {vault: reload, roster: loadRoster});
+	const reloadSoon = debounce(() => load(false), 300);
+	liveEvents(id, {
+		vault: (v) => {
+			/* The event's totals cover the whole vault: show them at
+			 * once when no filter narrows the view, then the rows. */
+			if (!state.q && !state.container && v) {
+				replace(statTotal, fmtGp(v.total_value));
+				statTotal.title = fmtInt(v.total_value) + ' gp';
+				replace(statItems, fmtInt(v.item_count));
+			}
+			replace(statSync, fmtTime(new Date().toISOString()));
+			reloadSoon();
+		},
+		roster: debounce(loadRoster, 300),
+		refresh: () => Promise.all([load(false), loadRoster()]),
+	});
 }
 
 /* "Abyssal whip ×1, Coins ×1,000 and 3 more" */
@@ -735,6 +810,14 @@ async function pageActivity(main, me, id) {
 	const more = el('button', {type: 'button', class: 'secondary', hidden: true}, 'Load more');
 	let cursor = null;
 
+	const shown = new Set();	/* entry ids on the page */
+	const entry = (a) => {
+		shown.add(a.id);
+		return el('li', {'data-id': a.id},
+			el('div', {}, activityText(a)),
+			el('div', {class: 'small muted'}, fmtTime(a.created_at)));
+	};
+
 	async function load(appendRows) {
 		const q = new URLSearchParams();
 		if (appendRows && cursor)
@@ -742,11 +825,11 @@ async function pageActivity(main, me, id) {
 		const data = await api('GET', '/api/v1/groups/' + encodeURIComponent(id) +
 			'/activity' + (q.toString() ? '?' + q : ''));
 		const entries = data.activity || [];
-		if (!appendRows)
+		if (!appendRows) {
 			clear(list);
-		append(list, entries.map((a) => el('li', {},
-			el('div', {}, activityText(a)),
-			el('div', {class: 'small muted'}, fmtTime(a.created_at)))));
+			shown.clear();
+		}
+		append(list, entries.map(entry));
 		cursor = data.next_cursor || null;
 		more.hidden = !cursor;
 		replace(status, list.childElementCount === 0 ? 'Nothing has happened yet.' : '');
@@ -767,7 +850,16 @@ async function pageActivity(main, me, id) {
 	} catch (e) {
 		replace(status, errorNotice(e));
 	}
-	liveEvents(id, {activity: () => load(false).catch(() => {})});
+	/* A live entry goes on top, once (a replay may repeat one). */
+	liveEvents(id, {
+		activity: (a) => {
+			if (!a || shown.has(a.id))
+				return;
+			list.insertBefore(entry(a), list.firstChild);
+			replace(status, '');
+		},
+		refresh: () => load(false).catch(() => {}),
+	});
 }
 
 async function pageSettings(main, me, id) {
@@ -909,11 +1001,9 @@ async function pageSettings(main, me, id) {
 		leave, leaveMsg));
 
 	replace(main, groupHeader(g, location.pathname), sections);
-	try {
-		await loadMembers();
-	} catch (e) {
-		replace(membersMsg, errorNotice(e));
-	}
+	const refresh = () => loadMembers().catch((e) => replace(membersMsg, errorNotice(e)));
+	await refresh();
+	liveEvents(id, {roster: debounce(refresh, 300), refresh});
 }
 
 /* "Chrome on Linux" from a User-Agent header (the full text is a tooltip). */
