@@ -112,6 +112,7 @@ static const struct setting settings[] = {
 	{ "webhooks", "max_attempts", T_INT, F(webhook_max_attempts), "8", 1, 100, NULL, 0 },
 	{ "webhooks", "timeout", T_DUR, F(webhook_timeout), "10s", 100, 10 * 60 * SEC, NULL, 0 },
 	{ "webhooks", "concurrency", T_INT, F(webhook_concurrency), "4", 1, 64, NULL, 0 },
+	{ "webhooks", "allow_private", T_BOOL, F(webhook_allow_private), "off", 0, 0, NULL, 0 },
 
 	{ "catalog", "path", T_PATH, F(catalog_path), COFFER_DATADIR "/coffer/item-catalog.json", 0, 0, NULL, S_RESTART },
 

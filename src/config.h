@@ -100,6 +100,7 @@ struct config {
 	int webhook_max_attempts;
 	int64_t webhook_timeout;
 	int webhook_concurrency;
+	int webhook_allow_private;	/* deliver to non-public addresses */
 
 	/* [catalog] */
 	char *catalog_path;

@@ -21,5 +21,6 @@ const struct route *const route_tables[] = {
 	routes_groups,
 	routes_vault,
 	routes_web,
+	routes_webhooks,
 	NULL,
 };

@@ -32,5 +32,6 @@ extern const struct route routes_activity[];	/* routes_activity.c */
 extern const struct route routes_groups[];	/* routes_groups.c */
 extern const struct route routes_vault[];	/* routes_vault.c */
 extern const struct route routes_web[];		/* routes_web.c */
+extern const struct route routes_webhooks[];	/* routes_webhooks.c */
 
 #endif

@@ -38,6 +38,7 @@
 #include "src/store/sync.h"
 #include "src/util.h"
 #include "worker/validate.h"
+#include "worker/webhooks.h"
 #include "worker/auth.h"
 #include "worker/router.h"
 #include "worker/routes.h"
@@ -309,6 +310,8 @@ container_write(struct req *r, int delta)
 		goto out;
 	rc = store_sync_container(character_id, store_containers_names[ci], seq, items, n,
 	    delta, max, &res);
+	if (rc == STORE_SYNC_OK && res.applied)
+		webhooks_kick();	/* it may have recorded activity */
 	if (rc == STORE_SYNC_OK)
 		http_reply_json(r, 200, container_result_json(&res));
 	else if (rc == STORE_SYNC_NEVER_SYNCED)
@@ -388,10 +391,13 @@ skills_put(struct req *r)
 	    my_character(r, r->param[0], &character_id) < 0)
 		goto out;
 	/* One statement sequence in its own transaction (src/store/skills.h). */
-	if (store_skills_put(character_id, seq, v, n, &res) < 0)
+	if (store_skills_put(character_id, seq, v, n, &res) < 0) {
 		http_db_error(r);
-	else
-		http_reply_json(r, 200, skills_result_json(&res));
+		goto out;
+	}
+	if (res.level_ups > 0)
+		webhooks_kick();
+	http_reply_json(r, 200, skills_result_json(&res));
 out:
 	free(v);
 	json_decref(body);
@@ -468,11 +474,14 @@ activity_post(struct req *r)
 	if (my_character(r, r->param[0], &character_id) < 0)
 		goto out;
 	if (store_sync_events(character_id, kinds, datas, (int)json_array_size(events),
-	    &recorded) < 0)
+	    &recorded) < 0) {
 		http_db_error(r);
-	else
-		http_reply_json(r, 200, json_pack("{s:i,s:i}", "events",
-		    (int)json_array_size(events), "recorded", recorded));
+		goto out;
+	}
+	if (recorded > 0)
+		webhooks_kick();
+	http_reply_json(r, 200, json_pack("{s:i,s:i}", "events",
+	    (int)json_array_size(events), "recorded", recorded));
 out:
 	free(at);
 	free(kinds);
@@ -534,6 +543,7 @@ batch(struct req *r)
 		http_db_error(r);
 		goto out;
 	}
+	webhooks_kick();	/* it may have recorded activity */
 	results = json_object();
 	for (int i = 0; store_containers_names[i]; i++)
 		if (b.containers[i].present)

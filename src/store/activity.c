@@ -6,11 +6,24 @@
  * user being the sharing member stored there.  created_at takes the column
  * default, so on PostgreSQL all rows of one transaction share its start
  * time; order within the feed is by id, never by time.
+ *
+ * The same statement says, per row written, whether its group has an
+ * enabled webhook (webhooks_group_idx), so the outbox insert runs only
+ * when there is something to deliver: a sync to groups without webhooks
+ * costs no extra round trip.
  */
 #include <stdlib.h>
 
 #include "src/db/db.h"
 #include "src/store/activity.h"
+#include "src/store/webhooks.h"
+#include "src/util.h"
+
+/* The rows store_activity_record's INSERT returns, in RETURNING order. */
+enum recorded_col {
+	RECORDED_ID,
+	RECORDED_HOOKED,	/* its group has an enabled webhook */
+};
 
 int
 store_activity_groups(int64_t character_id)
@@ -29,28 +42,52 @@ store_activity_groups(int64_t character_id)
 	return n;
 }
 
+/* The outbox rows for the activity rows just written that have a webhook. */
+static int
+enqueue(const struct db_result *rows)
+{
+	int n = db_nrows(rows), k = 0, rc;
+	int64_t *ids = xcalloc((size_t)n + 1, sizeof(*ids));
+
+	for (int i = 0; i < n; i++)
+		if (db_bool(rows, i, RECORDED_HOOKED))
+			ids[k++] = db_int(rows, i, RECORDED_ID);
+	rc = k ? store_webhooks_enqueue_activity(ids, k) : 0;
+	free(ids);
+	return rc < 0 ? -1 : 0;
+}
+
 int
 store_activity_record(int64_t character_id, const char *kind, json_t *data)
 {
 	static struct db_stmt *st;
 	char *text = json_dumps(data, JSON_COMPACT);
 	struct db_value p[] = { DB_INT(character_id), DB_TEXT(kind), DB_TEXT(text) };
+	struct db_result *rows = NULL;
 	int64_t n;
 
 	if (text == NULL) {
 		db_set_error(DBE_MISUSE, "", "activity data does not serialize");
 		return -1;
 	}
+	/* Columns in the order of enum recorded_col. */
 	if (st == NULL)
 		st = db_prepare_dual(
 		    "INSERT INTO activity (group_id, character_id, user_id, kind, data) "
 		    "SELECT group_id, character_id, user_id, $2, $3 "
-		    "FROM group_characters WHERE character_id = $1",
+		    "FROM group_characters WHERE character_id = $1 "
+		    "RETURNING id, EXISTS (SELECT 1 FROM webhooks w "
+		    "WHERE w.group_id = activity.group_id AND w.enabled)",
 		    "INSERT INTO activity (group_id, character_id, user_id, kind, data) "
 		    "SELECT group_id, character_id, user_id, $2::text, $3::jsonb "
-		    "FROM group_characters WHERE character_id = $1");
-	n = db_run(st, p, 3, NULL);
+		    "FROM group_characters WHERE character_id = $1 "
+		    "RETURNING id, EXISTS (SELECT 1 FROM webhooks w "
+		    "WHERE w.group_id = activity.group_id AND w.enabled)");
+	n = db_run(st, p, 3, &rows);
 	free(text);
+	if (n > 0 && enqueue(rows) < 0)
+		n = -1;
+	db_result_free(rows);
 	return n < 0 ? -1 : (int)n;
 }
 
