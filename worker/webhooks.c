@@ -299,12 +299,10 @@ out:
 	db_result_free(row);
 }
 
+/* Job j is over (sent or not): free its slot. */
 static void
-sender(void *arg)
+job_done(struct job *j)
 {
-	struct job *j = arg;
-
-	deliver(j);
 	free(j);
 	L.busy--;
 	if (L.stopping) {
@@ -312,6 +310,13 @@ sender(void *arg)
 			L.idle_cb();
 	} else
 		webhooks_kick();	/* a slot is free */
+}
+
+static void
+sender(void *arg)
+{
+	deliver(arg);
+	job_done(arg);
 }
 
 static void
@@ -327,8 +332,7 @@ on_spawn(evutil_socket_t fd, short what, void *arg)
 		L.queued = j->next;
 		c = coro_create(sender, j);
 		if (c == NULL) {	/* logged; the claim runs out, it is retried */
-			free(j);
-			L.busy--;
+			job_done(j);
 			continue;
 		}
 		coro_set_data(c, j);
