@@ -113,6 +113,7 @@ static const struct setting settings[] = {
 	{ "webhooks", "max_attempts", T_INT, F(webhook_max_attempts), "8", 1, 100, NULL, 0 },
 	{ "webhooks", "timeout", T_DUR, F(webhook_timeout), "10s", 100, 10 * 60 * SEC, NULL, 0 },
 	{ "webhooks", "concurrency", T_INT, F(webhook_concurrency), "4", 1, 64, NULL, 0 },
+	{ "webhooks", "allow_private", T_BOOL, F(webhook_allow_private), "off", 0, 0, NULL, 0 },
 
 	{ "events", "max_buffer", T_SIZE, F(events_max_buffer), "1M", KIB, GIB, NULL, 0 },
 	{ "events", "ping_interval", T_DUR, F(events_ping_interval), "15s", 100, 3600 * SEC, NULL, 0 },

@@ -101,6 +101,7 @@ struct config {
 	int webhook_max_attempts;
 	int64_t webhook_timeout;
 	int webhook_concurrency;
+	int webhook_allow_private;	/* deliver to non-public addresses */
 
 	/* [events] */
 	int64_t events_max_buffer;	/* bytes queued to one stream */

@@ -22,5 +22,6 @@ const struct route *const route_tables[] = {
 	routes_vault,
 	routes_web,
 	routes_events,
+	routes_webhooks,
 	NULL,
 };

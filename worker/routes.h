@@ -33,5 +33,6 @@ extern const struct route routes_groups[];	/* routes_groups.c */
 extern const struct route routes_vault[];	/* routes_vault.c */
 extern const struct route routes_web[];		/* routes_web.c */
 extern const struct route routes_events[];	/* routes_events.c */
+extern const struct route routes_webhooks[];	/* routes_webhooks.c */
 
 #endif

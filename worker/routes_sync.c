@@ -38,6 +38,7 @@
 #include "src/store/sync.h"
 #include "src/util.h"
 #include "worker/validate.h"
+#include "worker/webhooks.h"
 #include "worker/auth.h"
 #include "worker/events.h"
 #include "worker/router.h"
@@ -201,6 +202,8 @@ container_write(struct req *r, int delta)
 	rc = store_sync_container(character_id, store_containers_names[ci], seq, items, n,
 	    delta, max, &res);
 	if (rc == STORE_SYNC_OK) {
+		if (res.applied)
+			webhooks_kick();	/* it may have recorded activity */
 		http_reply_json(r, 200, container_result_json(&res));
 		events_publish_container(r->param[0], store_containers_names[ci], &res);
 		store_activity_ids_free(&res.activity);
@@ -284,6 +287,8 @@ skills_put(struct req *r)
 	if (store_skills_put(character_id, seq, v, n, &res) < 0)
 		http_db_error(r);
 	else {
+		if (res.level_ups > 0)
+			webhooks_kick();
 		http_reply_json(r, 200, skills_result_json(&res));
 		events_publish_activity(&res.activity);
 		store_activity_ids_free(&res.activity);
@@ -313,6 +318,8 @@ activity_post(struct req *r)
 	if (store_sync_events(character_id, ev.kinds, ev.datas, ev.n, &recorded, &ids) < 0)
 		http_db_error(r);
 	else {
+		if (recorded > 0)
+			webhooks_kick();
 		http_reply_json(r, 200, json_pack("{s:i,s:i}", "events", ev.n,
 		    "recorded", recorded));
 		events_publish_activity(&ids);
@@ -344,6 +351,7 @@ batch(struct req *r)
 		http_db_error(r);
 		goto out;
 	}
+	webhooks_kick();	/* it may have recorded activity */
 	results = json_object();
 	for (int i = 0; store_containers_names[i]; i++)
 		if (b.containers[i].present)

@@ -2,7 +2,8 @@
  * worker.c -- set up and run one HTTP worker process.
  *
  * Stopping (SIGTERM from the master): stop accepting at once, let the
- * requests in flight finish (their responses carry Connection: close), and
+ * requests in flight finish (their responses carry Connection: close) and
+ * the webhook deliveries in flight too (no new ones are claimed), and
  * leave the loop when none is left or shutdown_timeout has passed.
  * Idle keep-alive connections are closed when evhttp is freed.
  */
@@ -27,6 +28,7 @@
 #include "worker/router.h"
 #include "worker/startup.h"
 #include "worker/validate.h"
+#include "worker/webhooks.h"
 #include "worker/worker.h"
 
 /* Catalog uploads go to the admin listener; the default catalog is ~1.4 MB. */
@@ -81,11 +83,14 @@ report_ready(void)
 	log_debug("serving");
 }
 
+/* Also each reconnection: deliveries may have come due while the link
+ * was down. */
 static void
 on_broker_up(void)
 {
 	W.link_up = 1;
 	report_ready();
+	webhooks_kick();
 }
 
 void
@@ -95,10 +100,12 @@ worker_startup_done(void)
 	report_ready();
 }
 
+/* Requests and webhook deliveries both finish before a stopping worker
+ * exits; each calls this when its count drops to zero. */
 static void
 on_idle(void)
 {
-	if (W.stopping)
+	if (W.stopping && inflight_count() == 0 && webhooks_busy() == 0)
 		event_base_loopbreak(W.base);
 }
 
@@ -108,8 +115,10 @@ on_stop_timeout(evutil_socket_t fd, short what, void *arg)
 	(void)fd;
 	(void)what;
 	(void)arg;
-	log_warn("%d request%s still running after shutdown_timeout; exiting anyway",
-	    inflight_count(), inflight_count() == 1 ? "" : "s");
+	log_warn("%d request%s and %d webhook deliver%s still running after "
+	    "shutdown_timeout; exiting anyway", inflight_count(),
+	    inflight_count() == 1 ? "" : "s", webhooks_busy(),
+	    webhooks_busy() == 1 ? "y" : "ies");
 	event_base_loopbreak(W.base);
 }
 
@@ -141,10 +150,12 @@ on_signal(evutil_socket_t sig, short what, void *arg)
 	if (W.stopping)
 		return;
 	W.stopping = 1;
-	log_debug("stopping: %d request%s in flight", inflight_count(),
-	    inflight_count() == 1 ? "" : "s");
+	log_debug("stopping: %d request%s, %d webhook deliver%s in flight",
+	    inflight_count(), inflight_count() == 1 ? "" : "s", webhooks_busy(),
+	    webhooks_busy() == 1 ? "y" : "ies");
 	stop_accepting();
-	if (inflight_count() == 0) {
+	webhooks_stop();
+	if (inflight_count() == 0 && webhooks_busy() == 0) {
 		event_base_loopbreak(W.base);
 		return;
 	}
@@ -223,6 +234,7 @@ worker_main(struct config *cfg, int id, const struct listeners *ls, int ready_fd
 		validate_set_limits(&vl);
 	}
 	router_init();
+	webhooks_start(W.base, on_idle);
 	startup_run(id);
 	inflight_set_idle_cb(on_idle);
 
@@ -240,6 +252,7 @@ worker_main(struct config *cfg, int id, const struct listeners *ls, int ready_fd
 	for (int i = 0; i < 2; i++)
 		if (W.http[i])
 			evhttp_free(W.http[i]);
+	webhooks_shutdown();
 	broker_link_stop();
 	db_shutdown();
 	if (W.stop_timer)

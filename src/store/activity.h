@@ -5,7 +5,10 @@
  * event) is recorded once per group the character is shared in, with one
  * INSERT ... SELECT over group_characters, inside the caller's
  * transaction: an applied sync and its activity commit or roll back
- * together.  A character shared in no group records nothing.
+ * together.  A character shared in no group records nothing.  The same
+ * transaction queues a webhook delivery of each row for every enabled
+ * webhook of its group (store/webhooks.h, the outbox), so what is recorded
+ * is delivered and nothing else is.
  *
  * Pages go newest first by id (activity_group_idx): ids only grow, so the
  * keyset "id < cursor" never skips nor repeats a row while new rows arrive.
@@ -43,9 +46,10 @@ void store_activity_ids_free(struct store_activity_ids *ids);
 
 /*
  * Record kind with data (a JSON object, not stolen) for every group
- * character_id is shared in, as that character's owner; the new entries
- * are added to *ids unless it is NULL.  Returns the rows written (0 when
- * the character is in no group), or -1.
+ * character_id is shared in, as that character's owner, with the webhook
+ * deliveries of those rows; the new entries are added to *ids unless it
+ * is NULL.  Returns the rows written (0 when the character is in no
+ * group), or -1.
  */
 int store_activity_record(int64_t character_id, const char *kind, json_t *data,
 			  struct store_activity_ids *ids);

@@ -70,7 +70,7 @@ enum demo_char_col {
 };
 
 static struct db_stmt *st_lock, *st_seeded, *st_user_ins, *st_user_id, *st_char_ins,
-    *st_char_find, *st_group_find, *st_group_ins, *st_member_ins, *st_share_ins,
+    *st_char_find, *st_group_find, *st_code_fix, *st_group_ins, *st_member_ins, *st_share_ins,
     *st_catalog, *st_cont_ins, *st_items_ins, *st_synced, *st_meta_ins;
 
 static void
@@ -89,10 +89,10 @@ prepare(void)
 	st_char_find = db_prepare_dual(
 	    "SELECT id, user_id FROM characters WHERE name = $1",
 	    "SELECT id, user_id FROM characters WHERE lower(name) = lower($1)");
-	/* Finds the demo group, also one seeded with the old, unjoinable code,
-	 * which it corrects. */
-	st_group_find = db_prepare("UPDATE groups SET join_code = $1 "
-	    "WHERE join_code IN ($1, $2) RETURNING id");
+	st_group_find = db_prepare("SELECT id FROM groups WHERE join_code = $1");
+	/* Earlier seeds wrote a code nobody could type in: correct it, seeded
+	 * or not. */
+	st_code_fix = db_prepare("UPDATE groups SET join_code = $1 WHERE join_code = $2");
 	st_group_ins = db_prepare("INSERT INTO groups (name, owner_id, join_code)"
 	    " VALUES ($1, $2, $3) RETURNING id");
 	st_member_ins = db_prepare("INSERT INTO group_members (group_id, user_id, role)"
@@ -248,12 +248,11 @@ seed_users(struct seed *sd)
 static int
 seed_group(struct seed *sd)
 {
-	struct db_value code[] = { DB_TEXT(DEMO_CODE), DB_TEXT(DEMO_OLD_CODE) };
+	struct db_value code[] = { DB_TEXT(DEMO_CODE) };
 	struct db_result *row = NULL;
-	int rc = db_run(st_group_find, code, 2, &row) < 0 ? -1 : db_nrows(row) > 0;
+	int rc = db_get(st_group_find, code, 1, &row);
 
 	if (rc == 0) {
-		db_result_free(row);
 		struct db_value p[] = { DB_TEXT(DEMO_GROUP), DB_INT(sd->user[0]),
 		    DB_TEXT(DEMO_CODE) };
 
@@ -344,11 +343,14 @@ seed_tx(void *arg)
 	struct seed *sd = arg;
 	struct db_result *row = NULL, *cat = NULL;
 	struct db_value meta[] = { DB_TEXT("alice,bob,carol") };
+	struct db_value codes[] = { DB_TEXT(DEMO_CODE), DB_TEXT(DEMO_OLD_CODE) };
 	int rc;
 
 	if (db_all(st_lock, NULL, 0, &row) < 0)
 		return -1;
 	db_result_free(row);
+	if (db_run(st_code_fix, codes, 2, NULL) < 0)
+		return -1;
 	rc = db_get(st_seeded, NULL, 0, &row);
 	db_result_free(row);
 	if (rc != 0)

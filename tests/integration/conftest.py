@@ -100,6 +100,8 @@ class Cofferd:
             # The suite's own pace would trip the default request rates;
             # test_limits.py turns them on where it tests them.
             "limits": {"token_rate": 0, "session_rate": 0, "address_rate": 0},
+            # Webhook receivers in the tests listen on loopback.
+            "webhooks": {"allow_private": "on"},
         }
         if engine == "postgres":
             self.dbname = "coffer_t_" + uuid.uuid4().hex[:12]

@@ -5,6 +5,7 @@ the vault route comes later, so its query is run here by hand.
 
 from client import assert_error
 from client import db_sql as sql
+from groupkit import Player
 
 VAULT_VALUE = """
 SELECT sum(ci.qty * ca.price) FROM group_characters gc
@@ -132,3 +133,24 @@ def test_wipe_in_development(cofferd, engine):
 def test_wipe_only_on_admin_listener(cofferd, engine):
     inst = cofferd(engine)
     assert inst.post("/internal/dev/wipe").status_code == 404
+
+
+def test_demo_join_code_works(cofferd, engine):
+    """The documented demo join code is a real one: a new player joins with it."""
+    inst = cofferd(engine, {"dev": {"seed_demo": "on"}, "auth": {"mock_provider": "on"}})
+    inst.wait_log(r"demo: seeded 3 users, 4 characters", timeout=30)
+    code = sql(inst, "SELECT join_code FROM groups WHERE name = 'Demo Clan'")
+    assert code == "DEMXCLAN2345"
+    r = Player(inst, "dave").join(code)
+    assert r.status_code == 200, r.text
+    assert r.json()["name"] == "Demo Clan"
+
+
+def test_old_demo_join_code_is_corrected(cofferd, engine):
+    inst = seeded(cofferd, engine)
+    sql(inst, "UPDATE groups SET join_code = 'DEMOCLAN' WHERE name = 'Demo Clan'")
+    mark = inst.log_mark()
+    restart(inst)
+    inst.wait_log(r"demo: already seeded", since=mark)
+    assert sql(inst, "SELECT join_code FROM groups WHERE name = 'Demo Clan'") \
+        == "DEMXCLAN2345"

@@ -256,3 +256,12 @@ def test_not_ready_until_the_startup_tasks_are_done(cofferd, engine, tmp_path):
                "/readyz to say ready")
     log = inst.log()
     assert log.index("catalog: loaded default catalog") < log.index("ready:")
+
+
+def test_error_message_never_ends_inside_a_character(srv):
+    """Messages quote a client's text cut to a length: a cut through a
+    multi-byte character must not cost the answer its JSON body."""
+    p = Player(srv, "cut" + os.urandom(4).hex())
+    for key in ("x" + "é" * 40, "é" * 100, "€" * 30 + "x"):
+        r = p.post("/api/v1/groups", {"name": "G", "characters": [], key: 1})
+        assert_error(r, 422, "invalid", key)

@@ -1,0 +1,22 @@
+/*
+ * store/plans.c -- the plan table (see plans.h).
+ */
+#include <stddef.h>
+#include <string.h>
+
+#include "src/store/plans.h"
+
+static const struct store_plan plans[] = {
+	/* name		members	days	hooks	history */
+	{ "free",	5,	7,	0,	0 },
+	{ "premium",	25,	365,	10,	1 },
+};
+
+const struct store_plan *
+store_plans_get(const char *name)
+{
+	for (size_t i = 0; name != NULL && i < sizeof(plans) / sizeof(plans[0]); i++)
+		if (strcmp(plans[i].name, name) == 0)
+			return &plans[i];
+	return &plans[0];
+}
