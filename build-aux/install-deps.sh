@@ -3,13 +3,14 @@
 # run and test, skipping the network when everything is already there.
 #   build-aux/install-deps.sh          build + run
 #   build-aux/install-deps.sh --test   also the test and benchmark tools (PostgreSQL,
-#                                      pytest, clang, chromium, sqlite3, wrk, pgbouncer)
+#                                      pytest, clang and its libFuzzer, chromium,
+#                                      sqlite3, wrk, pgbouncer)
 set -eu
 pkgs="autoconf automake make gcc pkg-config libevent-dev libpq-dev libsqlite3-dev
 libjansson-dev libcurl4-openssl-dev libssl-dev"
 if [ "${1:-}" = "--test" ]; then
-	pkgs="$pkgs postgresql-15 python3-pytest python3-requests groff-base clang util-linux
-chromium sqlite3 wrk pgbouncer strace"
+	pkgs="$pkgs postgresql-15 python3-pytest python3-requests groff-base clang
+libclang-rt-14-dev util-linux chromium sqlite3 wrk pgbouncer strace"
 fi
 missing=""
 for p in $pkgs; do
