@@ -23,7 +23,7 @@
  *	HUP		reload the settings a running broker can change
  *	USR1		reopen the log file
  *
- * Live events (SUBSCRIBE, UNSUBSCRIBE, PUBLISH) go to the hub (hub.h).
+ * Live events (SUBSCRIBE, UNSUBSCRIBE, PUBLISH, REVOKE) go to the hub (hub.h).
  *
  * When idle the broker arms no timer: only the listener, the worker
  * sockets, the idle server connections' and the LISTEN connection's read
@@ -549,6 +549,10 @@ handle_frame(struct client *c, const struct proto_frame *f)
 	case PT_PUBLISH:
 		if (hub_publish(b->hub, f) < 0)
 			client_violation(c, f, "malformed PUBLISH");
+		break;
+	case PT_REVOKE:
+		if (hub_revoke(b->hub, f) < 0)
+			client_violation(c, f, "malformed REVOKE");
 		break;
 	default:
 		snprintf(msg, sizeof(msg), "unexpected %s frame",

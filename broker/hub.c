@@ -37,6 +37,7 @@
 
 #define BUCKETS			1024
 #define CHANNEL			"coffer_events"
+#define REVOKE_PREFIX		"R "	/* a notification of a revocation */
 #define NOTIFY_MAX		7999	/* bytes of payload PostgreSQL takes */
 #define QUEUE_MAX		10000	/* notifications waiting to be sent */
 #define BACKOFF_MIN_USEC	100000ull
@@ -175,6 +176,25 @@ fan_out(struct hub *h, const struct proto_event *ev)
 			broker_send(e->c, &h->out);
 }
 
+/*
+ * A credential ended: every worker hears of it, since the tables know
+ * groups and users, not the session or token a stream was opened with.
+ * Revocations are rare, and a worker with no matching stream only reads
+ * the frame.
+ */
+static void
+revoke_all(struct hub *h, const struct proto_revoke *rv)
+{
+	struct client *c;
+
+	proto_buf_reset(&h->out);
+	if (proto_encode_revoke(&h->out, PT_REVOKED, rv) < 0)
+		return;
+	TAILQ_FOREACH(c, &h->b->clients, link)
+		if (c->hello && !c->closing)
+			broker_send(c, &h->out);
+}
+
 /* ---- frames from workers ---- */
 
 int
@@ -247,6 +267,21 @@ hub_publish(struct hub *h, const struct proto_frame *f)
 	fan_out(h, &ev);
 	if (h->pg_enabled)
 		notify(h, &ev);
+	return 0;
+}
+
+static void notify_revoke(struct hub *h, const struct proto_revoke *rv);
+
+int
+hub_revoke(struct hub *h, const struct proto_frame *f)
+{
+	struct proto_revoke rv;
+
+	if (proto_decode_revoke(f, &rv) < 0)
+		return -1;
+	revoke_all(h, &rv);
+	if (h->pg_enabled)
+		notify_revoke(h, &rv);
 	return 0;
 }
 
@@ -391,30 +426,70 @@ send_next(struct hub *h)
 	listen_flush(h);
 }
 
-/* "group kind ref data": data may be empty (a reference). */
+/* Queue one notification of hl + dl bytes (head, then data). */
 static void
-notify(struct hub *h, const struct proto_event *ev)
+note_push(struct hub *h, const char *head, size_t hl, const char *data, size_t dl)
 {
-	char head[80];
 	struct note *n;
-	size_t hl, dl;
 
 	if (h->ls != LS_LISTENING || h->queued >= QUEUE_MAX) {
 		h->g.notify_dropped_total++;
 		return;
 	}
+	n = xmalloc(sizeof(*n) + hl + dl + 1);
+	memcpy(n->text, head, hl);
+	memcpy(n->text + hl, data, dl);
+	n->text[hl + dl] = '\0';
+	STAILQ_INSERT_TAIL(&h->queue, n, link);
+	h->queued++;
+	send_next(h);
+}
+
+/* "group kind ref data": data may be empty (a reference). */
+static void
+notify(struct hub *h, const struct proto_event *ev)
+{
+	char head[80];
+	size_t hl, dl;
+
 	hl = (size_t)snprintf(head, sizeof(head), "%" PRIu64 " %u %" PRId64 " ",
 	    ev->group_id, (unsigned)ev->kind, ev->ref);
 	dl = ev->len;
 	if (hl + dl > NOTIFY_MAX)
 		dl = 0;		/* too large: the receivers load it by ref */
-	n = xmalloc(sizeof(*n) + hl + dl + 1);
-	memcpy(n->text, head, hl);
-	memcpy(n->text + hl, ev->data, dl);
-	n->text[hl + dl] = '\0';
-	STAILQ_INSERT_TAIL(&h->queue, n, link);
-	h->queued++;
-	send_next(h);
+	note_push(h, head, hl, ev->data, dl);
+}
+
+/* "R user session token": an event's payload starts with a digit, so
+ * the two never mix. */
+static void
+notify_revoke(struct hub *h, const struct proto_revoke *rv)
+{
+	char text[80];
+	int n;
+
+	n = snprintf(text, sizeof(text), REVOKE_PREFIX "%" PRIu64 " %" PRIu64 " %" PRIu64,
+	    rv->user_id, rv->session_id, rv->token_id);
+	note_push(h, text, (size_t)n, "", 0);
+}
+
+/* Another host's revocation ("user session token"): tell our workers. */
+static void
+received_revoke(struct hub *h, const char *text)
+{
+	struct proto_revoke rv;
+	unsigned long long user, session, token;
+	int used = 0;
+
+	if (sscanf(text, "%llu %llu %llu%n", &user, &session, &token, &used) != 3 ||
+	    text[used] != '\0' || (user == 0 && session == 0 && token == 0)) {
+		log_warn("events: ignored a malformed notification");
+		return;
+	}
+	rv.user_id = user;
+	rv.session_id = session;
+	rv.token_id = token;
+	revoke_all(h, &rv);
 }
 
 /* Another host's event: parse and hand it to our workers. */
@@ -429,6 +504,10 @@ received(struct hub *h, const PGnotify *nt)
 
 	if (nt->be_pid == h->pid || strcmp(nt->relname, CHANNEL) != 0)
 		return;		/* our own event, already delivered */
+	if (strncmp(nt->extra, REVOKE_PREFIX, strlen(REVOKE_PREFIX)) == 0) {
+		received_revoke(h, nt->extra + strlen(REVOKE_PREFIX));
+		return;
+	}
 	if (sscanf(nt->extra, "%llu %u %lld %n", &group, &kind, &ref, &used) != 3 ||
 	    used == 0 || proto_event_name((int)kind) == NULL) {
 		log_warn("events: ignored a malformed notification");

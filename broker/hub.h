@@ -16,12 +16,20 @@
  * that made it, after its transaction committed (PUBLISH).  The hub hands
  * it to every subscribed worker, the publisher included.
  *
+ * A credential that ends (a token revoked, a session ended, an account
+ * deleted) is published the same way after its commit (REVOKE), and the
+ * hub hands it to every worker (REVOKED), with streams or not: the table
+ * knows groups and users, not the session or token a stream was opened
+ * with, and revocations are rare.  Each worker closes its own streams
+ * that the credential opened.
+ *
  * On PostgreSQL, other hosts may share the database and hold streams of
  * their own, so the hub also keeps one connection outside the pool that
  * LISTENs on the channel "coffer_events" and sends each local event there
  * with pg_notify(), on that same connection, in order.  A notification
  * from its own session is the hub's own event coming back and is ignored;
- * another host's is fanned out like a local one.  NOTIFY carries at most
+ * another host's is fanned out like a local one (a revocation travels as
+ * "R user session token", to every worker).  NOTIFY carries at most
  * 8,000 bytes: a larger event travels without its data, as a reference
  * the receiving worker loads from the database (activity events always
  * travel that way: ref is the activity id).  The connection reconnects
@@ -60,6 +68,7 @@ void hub_stop(struct hub *h);
 int hub_subscribe(struct hub *h, struct client *c, const struct proto_frame *f);
 int hub_unsubscribe(struct hub *h, struct client *c, const struct proto_frame *f);
 int hub_publish(struct hub *h, const struct proto_frame *f);
+int hub_revoke(struct hub *h, const struct proto_frame *f);
 
 /* c disconnected: forget its subscriptions and counts. */
 void hub_drop_client(struct hub *h, struct client *c);

@@ -50,6 +50,8 @@ proto_type_name(int type)
 	case PT_UNSUBSCRIBE:	return "UNSUBSCRIBE";
 	case PT_PUBLISH:	return "PUBLISH";
 	case PT_EVENT:		return "EVENT";
+	case PT_REVOKE:		return "REVOKE";
+	case PT_REVOKED:	return "REVOKED";
 	}
 	return "UNKNOWN";
 }
@@ -530,6 +532,41 @@ proto_decode_event(const struct proto_frame *f, struct proto_event *out)
 	if (proto_reader_done(&r) < 0 || proto_event_name(out->kind) == NULL ||
 	    out->len > PROTO_EVENT_DATA_MAX || strlen(out->data) != out->len ||
 	    strpbrk(out->data, "\r\n") != NULL) {
+		memset(out, 0, sizeof(*out));
+		return -1;
+	}
+	return 0;
+}
+
+int
+proto_encode_revoke(struct proto_buf *b, enum proto_type type,
+		    const struct proto_revoke *rv)
+{
+	size_t start;
+
+	if (rv->user_id == 0 && rv->session_id == 0 && rv->token_id == 0)
+		return -1;
+	start = proto_begin(b, type, 0);
+	proto_put_u64(b, rv->user_id);
+	proto_put_u64(b, rv->session_id);
+	proto_put_u64(b, rv->token_id);
+	return proto_end(b, start);
+}
+
+int
+proto_decode_revoke(const struct proto_frame *f, struct proto_revoke *out)
+{
+	struct proto_reader r;
+
+	memset(out, 0, sizeof(*out));
+	if (f->type != PT_REVOKE && f->type != PT_REVOKED)
+		return -1;
+	proto_reader_init(&r, f);
+	out->user_id = proto_get_u64(&r);
+	out->session_id = proto_get_u64(&r);
+	out->token_id = proto_get_u64(&r);
+	if (proto_reader_done(&r) < 0 ||
+	    (out->user_id == 0 && out->session_id == 0 && out->token_id == 0)) {
 		memset(out, 0, sizeof(*out));
 		return -1;
 	}

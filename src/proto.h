@@ -55,6 +55,13 @@
  *  PUBLISH    w->b  event (below)        (one-way: no reply)
  *  EVENT      b->w  event, id 0: an event for a group this worker has a
  *                   stream of, sent without being asked
+ *  REVOKE     w->b  u64 user, u64 session, u64 token  (one-way: no reply).
+ *                   A credential ended (a token revoked, a session ended,
+ *                   an account deleted): the streams it opened must close.
+ *                   0 matches any; not all three are 0
+ *  REVOKED    b->w  the same, id 0: sent to every worker, asked or not,
+ *                   since a stream's credential is not what the broker
+ *                   keeps track of
  *
  * An event is u64 group, u8 kind (enum proto_event_kind), i64 ref, str
  * data.  ref is the activity id of an activity event, the user who left
@@ -91,8 +98,10 @@ enum proto_type {
 	PT_UNSUBSCRIBE = 13,
 	PT_PUBLISH = 14,
 	PT_EVENT = 15,
+	PT_REVOKE = 16,
+	PT_REVOKED = 17,
 };
-#define PT_MAX PT_EVENT
+#define PT_MAX PT_REVOKED
 
 /* SUBSCRIBE flags */
 #define PSF_RESUME	0x01	/* re-sent after the link came back: never refused */
@@ -236,5 +245,19 @@ int proto_encode_event(struct proto_buf *b, enum proto_type type,
 int proto_decode_event(const struct proto_frame *f, struct proto_event *out);
 
 const char *proto_event_name(int kind);	/* "vault"... or NULL */
+
+/* A credential that ended; 0 matches any (REVOKE, REVOKED). */
+struct proto_revoke {
+	uint64_t user_id;
+	uint64_t session_id;
+	uint64_t token_id;
+};
+
+/* Append a REVOKE or REVOKED frame (id 0) of rv.  0, or -1 when all three
+ * ids are 0 (it would match every stream; nothing appended). */
+int proto_encode_revoke(struct proto_buf *b, enum proto_type type,
+			const struct proto_revoke *rv);
+/* Decode a REVOKE or REVOKED frame.  0, or -1 when malformed. */
+int proto_decode_revoke(const struct proto_frame *f, struct proto_revoke *out);
 
 #endif

@@ -45,13 +45,17 @@
 #include "src/proto.h"
 #include "src/store/activity.h"
 #include "src/store/characters.h"
+#include "src/store/sessions.h"
 #include "src/store/store.h"
+#include "src/store/tokens.h"
 #include "src/store/vault.h"
 #include "src/util.h"
 #include "worker/events.h"
 #include "worker/worker.h"
 
 #define BUCKETS		256
+#define PING		": ping\n\n"	/* an SSE comment: no NUL on the wire */
+#define RECHECK_PINGS	4	/* credentials re-read every 4th ping: a minute by default */
 
 struct egroup;
 
@@ -61,6 +65,8 @@ struct stream {
 	struct egroup *g;
 	struct evhttp_request *ev;
 	int64_t user_id;
+	int64_t session_id;		/* what opened it: a web session, */
+	int64_t token_id;		/* or a plugin token (0: not that) */
 	uint64_t serial;
 	int live;			/* replayed: events go out */
 	int64_t after;			/* Last-Event-ID, or -1 */
@@ -76,7 +82,7 @@ struct egroup {
 	struct egroup *next;		/* hash chain */
 };
 
-enum job_kind { JOB_EVENT, JOB_REPLAY };
+enum job_kind { JOB_EVENT, JOB_REPLAY, JOB_RECHECK };
 
 struct job {
 	STAILQ_ENTRY(job) link;
@@ -104,6 +110,8 @@ static struct {
 	struct event *ping;
 	struct event *sig[2];		/* SIGTERM, SIGINT */
 	struct event *kick;		/* starts the delivery coroutine */
+	unsigned pings;			/* since credentials were last re-read */
+	int recheck_queued;
 	STAILQ_HEAD(, job) jobs;
 	int running;			/* the delivery coroutine exists */
 	struct db_session db;		/* its session (coro data) */
@@ -255,6 +263,28 @@ on_event(const struct proto_event *ev)
 	kick();
 }
 
+static int
+revoked(const struct stream *s, const struct proto_revoke *rv)
+{
+	return (rv->user_id == 0 || (uint64_t)s->user_id == rv->user_id) &&
+	    (rv->session_id == 0 || (uint64_t)s->session_id == rv->session_id) &&
+	    (rv->token_id == 0 || (uint64_t)s->token_id == rv->token_id);
+}
+
+/* A credential ended, here or on another worker or host: the streams it
+ * opened end now, on the loop (jobs look their streams up again). */
+static void
+on_revoked(const struct proto_revoke *rv)
+{
+	struct stream *s, *next;
+
+	for (s = TAILQ_FIRST(&E.all); s != NULL; s = next) {
+		next = TAILQ_NEXT(s, link);
+		if (revoked(s, rv))
+			stream_close(s, CLOSE_END);
+	}
+}
+
 /* ---- writing ---- */
 
 /*
@@ -326,13 +356,23 @@ static void
 on_ping(evutil_socket_t fd, short what, void *arg)
 {
 	struct stream *s, *next;
+	struct job *j;
 
 	(void)fd;
 	(void)what;
 	(void)arg;
 	for (s = TAILQ_FIRST(&E.all); s != NULL; s = next) {
 		next = TAILQ_NEXT(s, link);
-		(void)stream_write(s, ": ping\n\n", 9);
+		(void)stream_write(s, PING, sizeof(PING) - 1);
+	}
+	/* Sessions expire with no request to say so: re-read them now and
+	 * then, the delivery coroutine's way (it may wait). */
+	if (E.n > 0 && !E.recheck_queued && ++E.pings >= RECHECK_PINGS) {
+		j = xcalloc(1, sizeof(*j));
+		j->kind = JOB_RECHECK;
+		STAILQ_INSERT_TAIL(&E.jobs, j, link);
+		E.recheck_queued = 1;
+		kick();
 	}
 }
 
@@ -429,6 +469,7 @@ setup(void)
 		E.sig[i] = evsignal_new(base, sigs[i], on_stop_signal, NULL);
 	E.kick = event_new(base, -1, 0, on_kick, NULL);
 	broker_link_events(on_event, on_link_up);
+	broker_link_revocations(on_revoked);
 }
 
 /* ---- delivery ---- */
@@ -598,6 +639,99 @@ deliver(const struct job *j)
 			stream_close(TAILQ_FIRST(&g->streams), CLOSE_END);
 }
 
+/* Does a stream of user use a session (token 0) or a token (1)? */
+static int
+uses(int64_t user_id, int token)
+{
+	struct stream *s;
+
+	TAILQ_FOREACH(s, &E.all, link)
+		if (s->user_id == user_id && (token ? s->token_id : s->session_id) != 0)
+			return 1;
+	return 0;
+}
+
+/* Close user's streams whose session (token 0) or token (1) is not among
+ * the live ones in rows, column col.  Streams newer than serial opened
+ * after the read began, perhaps with a credential it could not see. */
+static void
+close_unlisted(int64_t user_id, int token, uint64_t serial, const struct db_result *rows,
+	       int col)
+{
+	struct stream *s, *next;
+	int64_t id;
+	int i;
+
+	for (s = TAILQ_FIRST(&E.all); s != NULL; s = next) {
+		next = TAILQ_NEXT(s, link);
+		id = token ? s->token_id : s->session_id;
+		if (s->user_id != user_id || id == 0 || s->serial > serial)
+			continue;
+		for (i = 0; i < db_nrows(rows); i++)
+			if (db_int(rows, i, col) == id)
+				break;
+		if (i == db_nrows(rows))
+			stream_close(s, CLOSE_END);
+	}
+}
+
+static int
+cmp_id(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * Close the streams whose credential ended unannounced: a session that
+ * expired, or one that ended while its stream was being opened (before
+ * the stream could hear of it), or while the broker was away.  The store
+ * lists a user's live sessions and tokens, so this reads once per user
+ * with streams here, every RECHECK_PINGS pings.  A failed read closes
+ * nothing.
+ */
+static void
+recheck(void)
+{
+	struct db_result *rows = NULL;
+	struct stream *s;
+	int64_t *users;
+	uint64_t serial;
+	int n = 0, rc;
+
+	E.recheck_queued = 0;
+	E.pings = 0;
+	if (E.n == 0)
+		return;
+	users = xcalloc((size_t)E.n, sizeof(*users));
+	TAILQ_FOREACH(s, &E.all, link)
+		users[n++] = s->user_id;
+	qsort(users, (size_t)n, sizeof(*users), cmp_id);
+	for (int i = 0; i < n; i++) {
+		if (i > 0 && users[i] == users[i - 1])
+			continue;
+		for (int token = 0; token <= 1; token++) {
+			if (!uses(users[i], token))
+				continue;
+			E.db.deadline_usec = now_usec() +
+			    (uint64_t)worker_config()->request_timeout * 1000u;
+			serial = E.serial;
+			rc = token ? store_tokens_list(users[i], &rows) :
+			    store_sessions_list(users[i], &rows);
+			if (rc < 0)
+				log_warn("events: cannot re-read credentials: %s",
+				    db_last_error()->message);
+			else
+				close_unlisted(users[i], token, serial, rows,
+				    token ? TOKEN_ID : SESSION_ID);
+			db_result_free(rows);
+			rows = NULL;
+		}
+	}
+	free(users);
+}
+
 static void
 delivery_loop(void *arg)
 {
@@ -610,6 +744,8 @@ delivery_loop(void *arg)
 		    (uint64_t)worker_config()->request_timeout * 1000u;
 		if (j->kind == JOB_REPLAY)
 			replay(j);
+		else if (j->kind == JOB_RECHECK)
+			recheck();
 		else
 			deliver(j);
 		free(j->data);
@@ -687,6 +823,8 @@ events_stream(struct req *r, int64_t last_event_id)
 	s->g = group_get(r->group_id);
 	s->ev = r->ev;
 	s->user_id = r->user_id;
+	s->session_id = r->session_id;
+	s->token_id = r->token_id;
 	s->serial = ++E.serial;
 	s->after = last_event_id;
 	TAILQ_INSERT_TAIL(&s->g->streams, s, glink);
@@ -785,4 +923,20 @@ events_publish_presence(int64_t character_id, const char *character, int64_t wor
 		free(text);
 	}
 	db_result_free(rows);
+}
+
+void
+events_publish_revoked(int64_t user_id, int64_t session_id, int64_t token_id)
+{
+	struct proto_revoke rv = { (uint64_t)user_id, (uint64_t)session_id,
+	    (uint64_t)token_id };
+	struct proto_buf b;
+
+	proto_buf_init(&b);
+	/* Not sent (the broker is away): the streams close at the next
+	 * recheck instead. */
+	if (proto_encode_revoke(&b, PT_REVOKE, &rv) < 0 || broker_link_send(&b) < 0)
+		log_debug("events: the end of a credential of user %" PRId64
+		    " was not published", user_id);
+	proto_buf_free(&b);
 }

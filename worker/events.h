@@ -35,6 +35,17 @@
  * slowly that more than [events] max_buffer would be queued (dropped and
  * counted), and when the worker stops.  With streams open a worker arms
  * one timer, the ping ([events] ping_interval); with none, no timer.
+ *
+ * A stream also ends with the credential that opened it.  Each remembers
+ * its user and the session or token the router found; a handler that
+ * ends one (a token revoked, a logout or a session ended, the account
+ * deleted) calls events_publish_revoked() after the commit, which the
+ * broker hands to every worker of every host, and each closes the
+ * streams that match.  What no request announces -- a session expiring,
+ * or a credential that ended while its stream was being opened or while
+ * the broker (or its LISTEN connection) was down -- is caught at a ping:
+ * at every fourth one (a minute at the default ping_interval) the worker
+ * re-reads the live sessions and tokens of the users it has streams of.
  */
 #ifndef COFFER_WORKER_EVENTS_H
 #define COFFER_WORKER_EVENTS_H
@@ -67,6 +78,12 @@ void events_publish_activity(const struct store_activity_ids *ids);
  * user who left or was removed (their streams close), 0 for nobody, or
  * EVENTS_GROUP_GONE (every stream of the group closes). */
 void events_publish_roster(int64_t group_id, int64_t left);
+
+/* A credential ended: close the streams it opened, everywhere.  0 matches
+ * any: (user, 0, 0) is every stream of user (the account is deleted),
+ * (user, session, 0) those of a web session, (user, 0, token) those of a
+ * plugin token. */
+void events_publish_revoked(int64_t user_id, int64_t session_id, int64_t token_id);
 
 /* A heartbeat of character character_id (world < 0 and activity NULL
  * when not given): a presence event for each group it is shared in.

@@ -66,6 +66,7 @@
 #include "src/store/sessions.h"
 #include "src/util.h"
 #include "worker/auth.h"
+#include "worker/events.h"
 #include "worker/http.h"
 #include "worker/httpc.h"
 #include "worker/router.h"
@@ -653,6 +654,7 @@ auth_logout(struct req *r)
 		http_db_error(r);
 		return;
 	}
+	events_publish_revoked(r->user_id, r->session_id, 0);
 	auth_clear_cookies(r);
 	http_reply_json(r, 204, NULL);
 }

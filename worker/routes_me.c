@@ -24,6 +24,7 @@
 #include "src/store/users.h"
 #include "worker/validate.h"
 #include "worker/auth.h"
+#include "worker/events.h"
 #include "worker/router.h"
 #include "worker/routes.h"
 #include "worker/worker.h"
@@ -125,6 +126,7 @@ me_delete(struct req *r)
 		http_db_error(r);
 		return;
 	}
+	events_publish_revoked(r->user_id, 0, 0);
 	auth_clear_cookies(r);
 	http_reply_json(r, 204, NULL);
 }
@@ -193,8 +195,10 @@ tokens_delete(struct req *r)
 		http_db_error(r);
 	else if (rc == 0)
 		http_error(r, 404, NULL, "no such token");
-	else
+	else {
+		events_publish_revoked(r->user_id, 0, id);
 		http_reply_json(r, 204, NULL);
+	}
 }
 
 static void
@@ -230,6 +234,7 @@ sessions_delete(struct req *r)
 		http_error(r, 404, NULL, "no such session");
 		return;
 	}
+	events_publish_revoked(r->user_id, id, 0);
 	if (id == r->session_id)	/* ending this very session: a logout */
 		auth_clear_cookies(r);
 	http_reply_json(r, 204, NULL);

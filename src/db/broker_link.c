@@ -54,6 +54,7 @@ static struct {
 /* Kept apart from L, which broker_link_start() clears. */
 static void (*events_cb)(const struct proto_event *);
 static void (*events_up_cb)(void);
+static void (*revoked_cb)(const struct proto_revoke *);
 
 static void connect_now(void);
 
@@ -191,6 +192,19 @@ handle_frame(uint8_t *data, const struct proto_frame *f)
 		}
 		if (events_cb)
 			events_cb(&ev);
+		free(data);
+		return;
+	}
+	if (f->type == PT_REVOKED && f->id == 0) {
+		struct proto_revoke rv;
+
+		if (proto_decode_revoke(f, &rv) < 0) {
+			free(data);
+			link_lost("malformed revocation from the broker");
+			return;
+		}
+		if (revoked_cb)
+			revoked_cb(&rv);
 		free(data);
 		return;
 	}
@@ -360,4 +374,10 @@ broker_link_events(void (*event_cb)(const struct proto_event *ev), void (*up_cb)
 {
 	events_cb = event_cb;
 	events_up_cb = up_cb;
+}
+
+void
+broker_link_revocations(void (*cb)(const struct proto_revoke *rv))
+{
+	revoked_cb = cb;
 }

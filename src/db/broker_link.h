@@ -13,7 +13,8 @@
  * unasked go to the callback given to broker_link_events(), on the event
  * loop.  Since the broker forgets a worker's subscriptions when the link
  * drops, the same hook is told each time a handshake completes, to
- * subscribe again.
+ * subscribe again.  REVOKED frames (a credential ended) go to their own
+ * callback the same way.
  */
 #ifndef COFFER_BROKER_LINK_H
 #define COFFER_BROKER_LINK_H
@@ -54,5 +55,7 @@ int broker_link_send(const struct proto_buf *buf);
  * on_up runs after every handshake, the first one included. */
 void broker_link_events(void (*on_event)(const struct proto_event *ev),
 			void (*on_up)(void));
+/* on_revoked gets each REVOKED frame, on the event loop. */
+void broker_link_revocations(void (*on_revoked)(const struct proto_revoke *rv));
 
 #endif

@@ -2,8 +2,9 @@
 who may open a group's stream, events from a sync reaching streams on
 both workers (and, on PostgreSQL, on another daemon sharing the
 database) within a second, Last-Event-ID replay, streams closed when their
-user leaves or is removed, slow readers dropped and counted, the per-user
-limit and the ping.
+user leaves or is removed and when the token or session that opened them
+ends (on every worker, and on another daemon; an expired session at a
+ping), slow readers dropped and counted, the per-user limit and the ping.
 
 Streams are read with a small SSE client over a raw socket (SSE below),
 so a test can also open one and never read it.  Every wait has a
@@ -13,10 +14,11 @@ import json
 import os
 import socket
 import time
+from types import SimpleNamespace
 
 import pytest
 
-from client import MOCK_AUTH, assert_error, start_mock
+from client import MOCK_AUTH, assert_error, create_token, login, start_mock
 from conftest import Launcher
 from helpers import holds_socket, merge_settings, psql
 from sessions import User, char_name, make_group, sql
@@ -479,3 +481,120 @@ def test_vault_page_updates_live_in_a_browser(cofferd, engine, tmp_path):
             time.sleep(0.05)
     finally:
         browser.close()
+
+
+# ---- a stream ends with the credential that opened it ----
+
+def still_open(s, user, name):
+    """s is open and live: a loot entry posted by user reaches it."""
+    post_events(user, name, [{"kind": "loot", "data": {"check": True}}])
+    assert s.event("activity")["data"]["data"] == {"check": True}
+    assert not s.ended and not s.closed
+
+
+def session_id(web, inst):
+    """The id of web's own session."""
+    r = web.get(inst.url + "/api/v1/me/sessions", timeout=5)
+    assert r.status_code == 200, r.text
+    return next(x["id"] for x in r.json()["sessions"] if x["current"])
+
+
+def test_revoking_a_token_closes_its_streams(cofferd, engine):
+    # Room for the streams the loop below may open, and alice's others.
+    inst = start(cofferd, engine, {"limits": {"streams_per_user": 40}})
+    (alice, bob), (a, b), gid = party(inst)
+    tok = create_token(inst, alice.web, "dashboard")
+    holder = SimpleNamespace(token=tok["token"])
+    workers = inst.worker_pids()
+    # Streams of the token on both workers (the kernel picks).
+    streams, seen = [], set()
+    while len(streams) < 2 or len(seen) < 2:
+        assert len(streams) < 30, "every stream landed on one worker"
+        s = SSE(inst, gid, holder)
+        assert s.status == 200
+        streams.append(s)
+        seen.add(s.worker(workers))
+    other_token = SSE(inst, gid, alice)                 # alice's other token
+    web = SSE(inst, gid, alice, how="session")
+    bobs = SSE(inst, gid, bob)
+    r = alice.web.delete(inst.url + f"/api/v1/me/tokens/{tok['id']}",
+                         headers=alice.csrf, timeout=5)
+    assert r.status_code == 204, r.text
+    for s in streams:
+        assert s.wait_end(), "a revoked token's stream stays open"
+    for s in (other_token, web, bobs):
+        still_open(s, bob, b)
+    assert SSE(inst, gid, holder).status == 401
+
+
+def test_ending_a_session_closes_its_streams(cofferd, engine):
+    inst = start(cofferd, engine)
+    (alice, bob), (a, b), gid = party(inst)
+    second, _ = login(inst, alice.login)                # alice on another browser
+    web1 = SSE(inst, gid, alice, how="session")
+    web2 = SSE(inst, gid, SimpleNamespace(web=second), how="session")
+    plugin = SSE(inst, gid, alice)
+    bobs = SSE(inst, gid, bob, how="session")
+    # Ended from the first browser's session list.
+    r = alice.web.delete(inst.url + f"/api/v1/me/sessions/{session_id(second, inst)}",
+                         headers=alice.csrf, timeout=5)
+    assert r.status_code == 204, r.text
+    assert web2.wait_end(), "an ended session's stream stays open"
+    still_open(web1, bob, b)
+    # A logout.
+    r = alice.web.post(inst.url + "/auth/logout", headers=alice.csrf, timeout=5)
+    assert r.status_code == 204, r.text
+    assert web1.wait_end(), "a logged-out session's stream stays open"
+    for s in (plugin, bobs):
+        still_open(s, bob, b)
+
+
+def test_deleting_the_account_closes_its_streams(cofferd, engine):
+    inst = start(cofferd, engine)
+    (bob, alice), (b, a), gid = party(inst)             # bob owns the group
+    mine = [SSE(inst, gid, alice), SSE(inst, gid, alice, how="session")]
+    bobs = SSE(inst, gid, bob)
+    r = alice.web.delete(inst.url + "/api/v1/me", headers=alice.csrf, timeout=5)
+    assert r.status_code == 204, r.text
+    for s in mine:
+        assert s.wait_end(), "a deleted account's stream stays open"
+    still_open(bobs, bob, b)
+
+
+def test_expired_session_closes_its_stream(cofferd, engine):
+    # Nothing announces an expiry: the worker re-reads at every fourth ping.
+    inst = start(cofferd, engine, {"events": {"ping_interval": "200ms"}})
+    (alice, bob), (a, b), gid = party(inst)
+    web = SSE(inst, gid, alice, how="session")
+    plugin = SSE(inst, gid, alice)
+    bobs = SSE(inst, gid, bob, how="session")
+    sql(inst, "UPDATE sessions SET expires_at = '2000-01-01T00:00:00.000Z' "
+              f"WHERE id = {session_id(alice.web, inst)}")
+    assert web.wait_end(timeout=5), "an expired session's stream stays open"
+    for s in (plugin, bobs):
+        still_open(s, bob, b)
+
+
+def test_revocation_reaches_another_host(cofferd, engine, tmp_path_factory):
+    if engine != "postgres":
+        pytest.skip("hosts share revocations through PostgreSQL")
+    one = start(cofferd, engine)
+    launcher = Launcher(tmp_path_factory)
+    try:
+        two = launcher.start(engine, merge_settings(MOCK_AUTH, {
+            "database": {"postgres_dsn": one.dsn}}))
+        (alice, bob), (a, b), gid = party(one)
+        tok = create_token(one, alice.web, "dashboard")
+        remote = SSE(two, gid, SimpleNamespace(token=tok["token"]))
+        remote_web = SSE(two, gid, alice, how="session")
+        assert remote.status == 200 and remote_web.status == 200
+        r = alice.web.delete(one.url + f"/api/v1/me/tokens/{tok['id']}",
+                             headers=alice.csrf, timeout=5)
+        assert r.status_code == 204, r.text
+        assert remote.wait_end(), "the other host's stream stays open"
+        # And a logout on the first host ends the session's stream there.
+        r = alice.web.post(one.url + "/auth/logout", headers=alice.csrf, timeout=5)
+        assert r.status_code == 204, r.text
+        assert remote_web.wait_end(), "the other host's session stream stays open"
+    finally:
+        launcher.close()

@@ -925,6 +925,69 @@ TEST(subscribe_round_trip)
 	proto_buf_free(&b);
 }
 
+TEST(revoke_round_trip)
+{
+	static const uint8_t zeros[24];
+	struct proto_revoke rv = { 12, 0, UINT64_MAX }, out;
+	struct proto_buf b;
+	struct proto_frame f, g;
+	uint8_t *copy;
+	int bad = 0;
+
+	proto_buf_init(&b);
+	CHECK_EQ_INT(proto_encode_revoke(&b, PT_REVOKE, &rv), 0);
+	CHECK_EQ_INT(one_frame(&b, &f), 1);
+	CHECK_EQ_INT(f.type, PT_REVOKE);
+	CHECK_EQ_INT(f.id, 0);
+	CHECK_EQ_INT(f.len, 24);
+	CHECK_EQ_INT(proto_decode_revoke(&f, &out), 0);
+	CHECK(out.user_id == 12 && out.session_id == 0 && out.token_id == UINT64_MAX);
+	CHECK_EQ_STR(proto_type_name(PT_REVOKE), "REVOKE");
+	CHECK_EQ_STR(proto_type_name(PT_REVOKED), "REVOKED");
+
+	/* Every shorter payload is refused, and one with bytes after it. */
+	for (uint32_t n = 0; n <= f.len + 1; n++) {
+		if (n == f.len)
+			continue;
+		copy = calloc(1, n + 1);
+		memcpy(copy, f.payload, n < f.len ? n : f.len);
+		g = f;
+		g.payload = copy;
+		g.len = n;
+		if (proto_decode_revoke(&g, &out) != -1)
+			bad++;
+		free(copy);
+	}
+	CHECK_EQ_INT(bad, 0);
+
+	/* Matching every stream is not a revocation: not written, not read. */
+	proto_buf_reset(&b);
+	rv = (struct proto_revoke){ 0, 0, 0 };
+	CHECK_EQ_INT(proto_encode_revoke(&b, PT_REVOKED, &rv), -1);
+	CHECK_EQ_INT(b.len, 0);
+	raw_frame(&b, PT_REVOKED, zeros, sizeof(zeros));
+	CHECK_EQ_INT(one_frame(&b, &f), 1);
+	CHECK_EQ_INT(proto_decode_revoke(&f, &out), -1);
+
+	/* An event is not a revocation, nor the other way round. */
+	proto_buf_reset(&b);
+	rv = (struct proto_revoke){ 0, 5, 0 };
+	CHECK_EQ_INT(proto_encode_revoke(&b, PT_REVOKED, &rv), 0);
+	CHECK_EQ_INT(one_frame(&b, &f), 1);
+	CHECK_EQ_INT(proto_decode_revoke(&f, &out), 0);
+	CHECK(out.session_id == 5);
+	{
+		struct proto_event ev;
+
+		CHECK_EQ_INT(proto_decode_event(&f, &ev), -1);
+	}
+	proto_buf_reset(&b);
+	raw_frame(&b, PT_PUBLISH, "", 0);
+	CHECK_EQ_INT(one_frame(&b, &f), 1);
+	CHECK_EQ_INT(proto_decode_revoke(&f, &out), -1);
+	proto_buf_free(&b);
+}
+
 int
 main(void)
 {
@@ -948,5 +1011,6 @@ main(void)
 	RUN(event_refused);
 	RUN(event_truncated_and_trailing);
 	RUN(subscribe_round_trip);
+	RUN(revoke_round_trip);
 	return test_done();
 }
