@@ -332,7 +332,7 @@ static void
 conn_setup(struct pconn *pc)
 {
 	struct event_base *base = pc->pool->b->base;
-	char sql[64];
+	char sql[160];
 
 	if (PQsetnonblocking(pc->pg, 1) != 0) {
 		conn_connect_failed(pc, PQerrorMessage(pc->pg));
@@ -346,9 +346,14 @@ conn_setup(struct pconn *pc)
 	    pc);
 	event_add(pc->rev, NULL);
 	pc->state = PC_SETUP;
-	/* UTC so timestamptz text is the same whatever the server's zone. */
-	snprintf(sql, sizeof(sql), "SET statement_timeout = %lld; SET TimeZone = 'UTC'",
-	    (long long)pc->pool->b->cfg->statement_timeout);
+	/* UTC so timestamptz text is the same whatever the server's zone.  A
+	 * connection the broker closes with a statement running (its worker
+	 * died) must not leave that statement holding locks: from 14 on, the
+	 * server checks every second that its client is still there. */
+	snprintf(sql, sizeof(sql), "SET statement_timeout = %lld; SET TimeZone = 'UTC'%s",
+	    (long long)pc->pool->b->cfg->statement_timeout,
+	    PQserverVersion(pc->pg) >= 140000 ?
+	    "; SET client_connection_check_interval = 1000" : "");
 	conn_sent(pc, PQsendQuery(pc->pg, sql), ST_SETUP);
 }
 
