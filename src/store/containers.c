@@ -19,6 +19,7 @@
 #include "src/store/characters.h"
 #include "src/store/containers.h"
 #include "src/store/users.h"
+#include "src/store/vault_keep.h"
 #include "src/util.h"
 
 /* How many gained and how many lost items one activity entry lists (the
@@ -367,7 +368,9 @@ record_items(int64_t character_id, const char *container, const struct sync_item
 
 /*
  * Turn old (stored) into new, both by id with unique ids: write the
- * difference, the seq, last_sync_at and the activity; fill *out.
+ * difference, the seq, last_sync_at, the activity and the kept vault of
+ * every group the character is in (after last_sync_at, which takes the
+ * character's row: vault_keep.h); fill *out.
  */
 static int
 apply(int64_t character_id, const char *container, int64_t seq,
@@ -377,23 +380,29 @@ apply(int64_t character_id, const char *container, int64_t seq,
 	struct sync_item *up = xcalloc((size_t)nnew + 1, sizeof(*up));
 	struct sync_item *del = xcalloc((size_t)nold + 1, sizeof(*del));
 	struct sync_item *delta = xcalloc((size_t)(nold + nnew) + 1, sizeof(*delta));
+	struct vault_change *vc = xcalloc((size_t)(nold + nnew) + 1, sizeof(*vc));
 	int nup = 0, ndel = 0, nd = 0, i = 0, j = 0, rc = -1;
+	int ci = store_containers_index(container);
 
 	memset(out, 0, sizeof(*out));
 	while (i < nold || j < nnew) {
 		if (j == nnew || (i < nold && old[i].id < new[j].id)) {
 			del[ndel++] = old[i];
+			vc[nd] = (struct vault_change){ ci, old[i].id, -old[i].qty, 0 };
 			delta[nd++] = (struct sync_item){ old[i].id, -old[i].qty };
 			out->removed++;
 			i++;
 		} else if (i == nold || new[j].id < old[i].id) {
 			up[nup++] = new[j];
+			vc[nd] = (struct vault_change){ ci, new[j].id, new[j].qty, new[j].qty };
 			delta[nd++] = new[j];
 			out->added++;
 			j++;
 		} else {
 			if (new[j].qty != old[i].qty) {
 				up[nup++] = new[j];
+				vc[nd] = (struct vault_change){ ci, new[j].id,
+				    new[j].qty - old[i].qty, new[j].qty };
 				delta[nd++] = (struct sync_item){ new[j].id, new[j].qty - old[i].qty };
 				out->changed++;
 			}
@@ -405,6 +414,7 @@ apply(int64_t character_id, const char *container, int64_t seq,
 	    upsert_items(character_id, container, up, nup, now) < 0 ||
 	    set_seq(character_id, container, seq, now) < 0 ||
 	    store_characters_touch(character_id, now, -1) < 0 ||
+	    store_vault_character_changed(character_id, vc, nd) < 0 ||
 	    record_items(character_id, container, delta, nd) < 0)
 		goto out;
 	out->applied = 1;
@@ -415,6 +425,7 @@ out:
 	free(up);
 	free(del);
 	free(delta);
+	free(vc);
 	return rc;
 }
 

@@ -51,79 +51,79 @@
 #include "src/util.h"
 
 #define CURRENT_SNAPSHOT "(SELECT id FROM catalog_snapshots WHERE is_current)"
+#define CURRENT_VERSION "(SELECT version FROM catalog_snapshots WHERE is_current)"
 #define CONTAINERS "('inventory', 'equipment', 'bank', 'group_storage', " \
 	"'seed_vault', 'rune_pouch', 'quiver', 'looting_bag')"
 
-/* A * B clamped to 2^63 - 1, and the exact sum of A * B over the rows. */
-#define LITE_MUL_SAT(A, B)	"mul_sat(" A ", " B ")"
-#define PG_MUL_SAT(A, B) \
-	"LEAST((" A ")::numeric * (" B "), 9223372036854775807)::bigint"
+/* The exact sum of A * B over the rows. */
 #define LITE_SUM_MUL(A, B)	"sum_mul(" A ", " B ")"
 #define PG_SUM_MUL(A, B)	"SUM((" A ")::numeric * (" B "))"
 
-#define VAULT_ITEMS(SNAME, MUL_SAT) \
-	"(SELECT a.id AS id, ca.name AS name, a.qty AS qty, " \
-	"COALESCE(ca.price, 0) AS unit_price, " \
-	MUL_SAT("a.qty", "COALESCE(ca.price, 0)") " AS value, " SNAME " AS sname " \
-	"FROM (SELECT ci.item_id AS id, SUM(ci.qty) AS qty " \
-	"FROM group_characters gc " \
-	"JOIN container_items ci ON ci.character_id = gc.character_id " \
-	"WHERE gc.group_id = $1 " \
-	"AND (CAST($2 AS TEXT) IS NULL OR ci.container = $2) " \
-	"GROUP BY ci.item_id) a " \
-	"LEFT JOIN catalog_items ca ON ca.snapshot_id = " CURRENT_SNAPSHOT \
-	" AND ca.item_id = a.id " \
-	"WHERE CAST($3 AS TEXT) IS NULL OR lower(ca.name) LIKE lower($3) ESCAPE '\\')"
-
-#define LITE_ITEMS	VAULT_ITEMS("lower(COALESCE(ca.name, ''))", LITE_MUL_SAT)
-#define PG_ITEMS	VAULT_ITEMS("lower(COALESCE(ca.name, '')) COLLATE \"C\"", PG_MUL_SAT)
+/* The name filter: P is its LIKE pattern (like_pattern()). */
+#define NAME_LIKE(P)	"v.sname LIKE lower(" P ") ESCAPE '\\'"
 
 /*
- * The holders of a page's items come from one grouped join over the
- * group's item rows, restricted to the page's ids, rather than one
- * correlated lookup per item: PostgreSQL pays dearly per index probe (and
- * planned the per-item join with a scan of characters), and the rows are
- * the same ones the vault sum just read.  Both the page and the holders
- * are MATERIALIZED, and pages are planned for their actual parameters
- * (DB_CUSTOM_PLAN): a generic plan cannot see that a page is ~100 rows,
- * and chose per-row index probes and reruns of the holders' aggregate that
- * took twice as long as planning afresh.
+ * The page's rows: one range of one of vault_items' indexes, from the
+ * cursor on, LIMIT $3.  The cursor test repeats "KEY <= $k" (or >=) on
+ * its own so that it bounds the index range; the OR only settles ties.
+ * Columns: item_id, name, qty, unit_price, value, sname.
+ */
+#define CURSOR(KEY, CMP, K, I) \
+	" AND v." KEY " " CMP "= " K " AND (v." KEY " " CMP " " K " OR v.item_id > " I ")"
+#define PAGE_ROWS(KEY, DIR, FILTER) \
+	"SELECT v.item_id, v.name, v.qty, v.unit_price, v.value, v.sname " \
+	"FROM vault_items v WHERE v.group_id = $1 AND v.container = $2" FILTER \
+	" ORDER BY v." KEY " " DIR ", v.item_id LIMIT $3"
+
+/*
+ * The holders of one page row, within the container filter ($2, '' for
+ * all): a range of vault_holders' key, as JSON.
  */
 #define HOLDERS(AGG) \
-	"holders AS MATERIALIZED (SELECT h.item_id AS id, " AGG " AS holders " \
-	"FROM group_characters hg " \
-	"JOIN characters hc ON hc.id = hg.character_id " \
-	"JOIN container_items h ON h.character_id = hg.character_id " \
-	"WHERE hg.group_id = $1 AND (CAST($2 AS TEXT) IS NULL OR h.container = $2) " \
-	"AND h.item_id IN (SELECT id FROM page) " \
-	"GROUP BY h.item_id)"
-#define LITE_HOLDERS HOLDERS("json_group_array(json_object('character', hc.name, " \
+	"(SELECT " AGG " FROM vault_holders h JOIN characters c ON c.id = h.character_id " \
+	"WHERE h.group_id = $1 AND h.item_id = p.item_id " \
+	"AND ($2 = '' OR h.container = $2))"
+#define LITE_HOLDERS HOLDERS("json_group_array(json_object('character', c.name, " \
 	"'container', h.container, 'qty', h.qty))")
-#define PG_HOLDERS HOLDERS("json_agg(json_build_object('character', hc.name, " \
+#define PG_HOLDERS HOLDERS("json_agg(json_build_object('character', c.name, " \
 	"'container', h.container, 'qty', h.qty))")
+
+/* The totals: kept (no name filter), or summed over the matching rows. */
+#define KEPT_TOTALS \
+	"(SELECT COALESCE(MAX(t.item_count), 0) AS n, COALESCE(MAX(t.total_value), 0) AS v " \
+	"FROM vault_totals t WHERE t.group_id = $1 AND t.container = $2)"
+#define MATCH_TOTALS(SUM_MUL, P) \
+	"(SELECT COUNT(*) AS n, COALESCE(" SUM_MUL("v.qty", "v.unit_price") ", 0) AS v " \
+	"FROM vault_items v WHERE v.group_id = $1 AND v.container = $2 " \
+	"AND " NAME_LIKE(P) ")"
 
 /* The selected columns are in the order of enum vault_page_col (vault.h). */
-#define PAGE_SQL(ITEMS, HOLDERS, SUM_MUL, KEY, CMP, DIR) \
-	"WITH page AS MATERIALIZED (SELECT p.* FROM (SELECT i.*, COUNT(*) OVER () AS n_all, " \
-	SUM_MUL("i.qty", "i.unit_price") " OVER () AS v_all FROM " ITEMS " i) p " \
-	"WHERE CAST($5 AS BIGINT) IS NULL OR p." KEY " " CMP " $4 " \
-	"OR (p." KEY " = $4 AND p.id > $5) " \
-	"ORDER BY p." KEY " " DIR ", p.id LIMIT $6), " HOLDERS " " \
-	"SELECT t.id, t.name, t.qty, t.unit_price, t.value, t.sname, hl.holders, " \
-	"t.n_all, t.v_all, (SELECT version FROM catalog_snapshots WHERE is_current) " \
-	"FROM page t LEFT JOIN holders hl ON hl.id = t.id " \
-	"ORDER BY t." KEY " " DIR ", t.id"
+#define PAGE_SQL(KEY, DIR, FILTER, HOLDERS, TOTALS) \
+	"WITH page AS MATERIALIZED (" PAGE_ROWS(KEY, DIR, FILTER) ") " \
+	"SELECT p.item_id, p.name, p.qty, p.unit_price, p.value, p.sname, " HOLDERS ", " \
+	"tot.n, tot.v, " CURRENT_VERSION " FROM page p CROSS JOIN " TOTALS " tot " \
+	"ORDER BY p." KEY " " DIR ", p.item_id"
 
-#define PAGE_PAIR(KEY, CMP, DIR) \
-	{ PAGE_SQL(LITE_ITEMS, LITE_HOLDERS, LITE_SUM_MUL, KEY, CMP, DIR), \
-	  PAGE_SQL(PG_ITEMS, PG_HOLDERS, PG_SUM_MUL, KEY, CMP, DIR) }
+/* Both engines' texts of one (key, direction, filter) page.  Parameters:
+ * $1 group, $2 container ('' for all), $3 limit, then the pattern when Q
+ * is the name filter, then the cursor key and id when CUR is one. */
+#define PAGE_PAIR(KEY, DIR, FILTER, TOTALS_LITE, TOTALS_PG) \
+	{ PAGE_SQL(KEY, DIR, FILTER, LITE_HOLDERS, TOTALS_LITE), \
+	  PAGE_SQL(KEY, DIR, FILTER, PG_HOLDERS, TOTALS_PG) }
+#define PAGE_PAIRS(KEY, CMP, DIR) { \
+	{ PAGE_PAIR(KEY, DIR, "", KEPT_TOTALS, KEPT_TOTALS), \
+	  PAGE_PAIR(KEY, DIR, CURSOR(KEY, CMP, "$4", "$5"), KEPT_TOTALS, KEPT_TOTALS) }, \
+	{ PAGE_PAIR(KEY, DIR, " AND " NAME_LIKE("$4"), \
+	    MATCH_TOTALS(LITE_SUM_MUL, "$4"), MATCH_TOTALS(PG_SUM_MUL, "$4")), \
+	  PAGE_PAIR(KEY, DIR, " AND " NAME_LIKE("$4") CURSOR(KEY, CMP, "$5", "$6"), \
+	    MATCH_TOTALS(LITE_SUM_MUL, "$4"), MATCH_TOTALS(PG_SUM_MUL, "$4")) } }
 
-/* [sort][desc][engine]; the key names follow enum vault_sort. */
-static const char *const page_sql[4][2][2] = {
-	{ PAGE_PAIR("value", ">", "ASC"), PAGE_PAIR("value", "<", "DESC") },
-	{ PAGE_PAIR("qty", ">", "ASC"), PAGE_PAIR("qty", "<", "DESC") },
-	{ PAGE_PAIR("sname", ">", "ASC"), PAGE_PAIR("sname", "<", "DESC") },
-	{ PAGE_PAIR("id", ">", "ASC"), PAGE_PAIR("id", "<", "DESC") },
+/* [sort][desc][q][cursor][engine]; the key names follow enum vault_sort. */
+static const char *const page_sql[4][2][2][2][2] = {
+	{ PAGE_PAIRS("value", ">", "ASC"), PAGE_PAIRS("value", "<", "DESC") },
+	{ PAGE_PAIRS("qty", ">", "ASC"), PAGE_PAIRS("qty", "<", "DESC") },
+	{ PAGE_PAIRS("sname", ">", "ASC"), PAGE_PAIRS("sname", "<", "DESC") },
+	{ PAGE_PAIRS("item_id", ">", "ASC"), PAGE_PAIRS("item_id", "<", "DESC") },
 };
 
 /*
@@ -150,26 +150,28 @@ like_pattern(const char *q)
 }
 
 /* The totals row; columns in the order of enum vault_totals_col. */
-#define TOTALS_SQL(ITEMS, SUM_MUL) \
-	"SELECT COUNT(*), COALESCE(" SUM_MUL("p.qty", "p.unit_price") ", 0), " \
-	"(SELECT version FROM catalog_snapshots WHERE is_current), " \
+#define TOTALS_SQL(TOTALS) \
+	"SELECT tot.n, tot.v, " CURRENT_VERSION ", " \
 	"(SELECT MAX(c.last_sync_at) FROM group_characters g " \
 	"JOIN characters c ON c.id = g.character_id WHERE g.group_id = $1) " \
-	"FROM " ITEMS " p"
+	"FROM " TOTALS " tot"
 
 int
 store_vault_totals(int64_t group_id, const char *container, const char *q,
 		   struct db_result **row)
 {
-	static struct db_stmt *st;
+	static struct db_stmt *st[2];
 	char *pattern = like_pattern(q);
-	struct db_value p[] = { DB_INT(group_id), DB_TEXT(container), DB_TEXT(pattern) };
-	int rc;
+	struct db_value p[] = { DB_INT(group_id), DB_TEXT(container ? container : ""),
+	    DB_TEXT(pattern) };
+	int f = pattern != NULL, rc;
 
-	if (st == NULL)
-		st = db_prepare_dual(TOTALS_SQL(LITE_ITEMS, LITE_SUM_MUL),
-		    TOTALS_SQL(PG_ITEMS, PG_SUM_MUL));
-	rc = db_get(st, p, 3, row);
+	if (st[0] == NULL) {
+		st[0] = db_prepare(TOTALS_SQL(KEPT_TOTALS));
+		st[1] = db_prepare_dual(TOTALS_SQL(MATCH_TOTALS(LITE_SUM_MUL, "$3")),
+		    TOTALS_SQL(MATCH_TOTALS(PG_SUM_MUL, "$3")));
+	}
+	rc = db_get(st[f], p, f ? 3 : 2, row);
 	free(pattern);
 	if (rc == 0) {
 		db_set_error(DBE_SQL, "", "vault totals returned no row");
@@ -181,21 +183,24 @@ store_vault_totals(int64_t group_id, const char *container, const char *q,
 int
 store_vault_page(const struct vault_query *vq, struct db_result **rows)
 {
-	static struct db_stmt *st[4][2];
+	static struct db_stmt *st[4][2][2][2];
 	char *pattern = like_pattern(vq->q);
-	struct db_value p[6] = { DB_INT(vq->group_id), DB_TEXT(vq->container),
-	    DB_TEXT(pattern), DB_NULL(), DB_NULL(), DB_INT(vq->limit) };
-	int s = (int)vq->sort, d = vq->desc ? 1 : 0, rc;
+	struct db_value p[6] = { DB_INT(vq->group_id),
+	    DB_TEXT(vq->container ? vq->container : ""), DB_INT(vq->limit) };
+	int s = (int)vq->sort, d = vq->desc ? 1 : 0, f = pattern != NULL;
+	int c = vq->has_cursor ? 1 : 0, n = 3, rc;
 
-	if (st[s][d] == NULL)
-		st[s][d] = db_prepare_opts(page_sql[s][d][0], page_sql[s][d][1],
-		    DB_CUSTOM_PLAN);	/* see "MATERIALIZED" above */
-	if (vq->has_cursor) {
-		p[3] = vq->sort == VAULT_SORT_NAME ? DB_TEXT(vq->after_name) :
+	if (st[s][d][f][c] == NULL)
+		st[s][d][f][c] = db_prepare_dual(page_sql[s][d][f][c][0],
+		    page_sql[s][d][f][c][1]);
+	if (f)
+		p[n++] = DB_TEXT(pattern);
+	if (c) {
+		p[n++] = vq->sort == VAULT_SORT_NAME ? DB_TEXT(vq->after_name) :
 		    DB_INT(vq->after_num);
-		p[4] = DB_INT(vq->after_id);
+		p[n++] = DB_INT(vq->after_id);
 	}
-	rc = db_all(st[s][d], p, 6, rows);
+	rc = db_all(st[s][d][f][c], p, n, rows);
 	free(pattern);
 	return rc;
 }
