@@ -1,46 +1,37 @@
 /*
- * store/vault.c -- the vault queries.
+ * store/vault.c -- the vault's reads.
  *
- * One subquery (VAULT_ITEMS) is the vault: the group's shared characters
- * (group_characters primary key) and their items (container_items primary
- * key, one range per character), filtered by container and summed per item
- * id; only then joined to the current snapshot's price and name
- * (catalog_items primary key), once per distinct item rather than once per
- * row, and filtered by name.  Totals and pages both read it, so they always
- * agree on what matches.
+ * Pages and totals read the kept vault (vault_keep.c writes it): the rows
+ * of vault_items for (group, container) -- container '' is the whole
+ * vault -- already summed and priced, with an index per sort key and
+ * direction, each ending in item_id so ties go by id ascending.  A page is
+ * one range of one index: from the cursor on, LIMIT rows, each carrying
+ * its holders as kept JSON; then the totals: the kept vault_totals row,
+ * or, with a name filter, a sum
+ * over the group's matching rows (the one read that grows with the vault;
+ * the name must be checked on every row anyway).
  *
- * A page also carries the totals over every match (window functions over
- * the whole vault, before the cursor and LIMIT apply) and the catalog
- * version, so the usual answer is one statement and one snapshot of the
- * data; store_vault_totals() is for the rest (an empty page, the group
- * summary).
+ * The sort key and direction cannot be parameters, nor can the presence
+ * of a cursor or a name filter without losing the index range, so each
+ * combination is its own statement, spelled out at compile time by
+ * PAGE_SQL: 4 keys x 2 directions x (filter or not) x (cursor or not).
+ * The engines differ only in the exact sum; the name key is bytewise on
+ * both (sname collates "C" on PostgreSQL).  The
+ * cursor test repeats the key's bound by itself (CURSOR) so that it is an
+ * index bound rather than a filter.  The name filter is one LIKE pattern
+ * built here with %, _ and \ escaped, so a q of "50%" means those three
+ * characters; sname is already lower case, the pattern is lowered.
  *
- * A page orders that subquery by (key, id), keeps the rows after the
- * cursor and applies LIMIT; only then are the holders of the page's items
- * gathered (JSON, see HOLDERS).  Gathering them inside the grouped query
- * would build JSON for every item of the vault on every page.
+ * Numbers are exact (docs/API.md "Numbers").  The kept value column is
+ * clamped to 2^63 - 1 (it is a sort key, and cursors carry it); totals
+ * are exact and may be wider than 64 bits (PostgreSQL numeric, an INTEGER
+ * or decimal TEXT from SQLite): store_vault_total() clamps them in C and
+ * says so.  The summary's sums use the SQLite functions db_sqlite.c
+ * registers (sum_mul), or NUMERIC on PostgreSQL.
  *
- * The sort key and direction cannot be parameters, so each of the eight
- * (key, direction) pairs is its own statement, spelled out at compile time
- * by PAGE_SQL; the two engines differ only in the JSON aggregate and the
- * collation that makes the name order bytewise on both.  The name filter
- * is one LIKE pattern built here with %, _ and \ escaped, so a q of "50%"
- * means those three characters.
- *
- * Numbers are exact (docs/API.md "Numbers").  A value qty * price may pass
- * 2^63 - 1, since qty is summed over every holder, and so may any total.
- * The value column is clamped to 2^63 - 1 (MUL_SAT): pages sort on it and
- * cursors carry it, so it must be a 64-bit integer, and clamped values
- * that tie go by id like any tie.  Totals are summed from the exact
- * products, never from the clamped values (SUM_MUL), into a number that
- * may be wider than 64 bits (PostgreSQL NUMERIC, a decimal text from
- * SQLite); store_vault_total() clamps it in C and says so.  The SQLite
- * spellings are functions that db_sqlite.c registers on each connection.
- *
- * Parameters of every vault statement: $1 group, $2 container (NULL: all),
- * $3 LIKE pattern (NULL: all); pages add $4 cursor key, $5 cursor id
- * (NULL: first page), $6 limit.  Parameters that may be NULL are CAST where
- * tested, so PostgreSQL knows their type from the text alone.
+ * store_vault_item and store_vault_summary still read the container rows:
+ * one item's holders are a few key lookups per shared character, and the
+ * summary's per-member totals are not kept.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -66,27 +57,14 @@
  * The page's rows: one range of one of vault_items' indexes, from the
  * cursor on, LIMIT $3.  The cursor test repeats "KEY <= $k" (or >=) on
  * its own so that it bounds the index range; the OR only settles ties.
- * Columns: item_id, name, qty, unit_price, value, sname.
+ * Columns: item_id, name, qty, unit_price, value, sname, holders.
  */
 #define CURSOR(KEY, CMP, K, I) \
 	" AND v." KEY " " CMP "= " K " AND (v." KEY " " CMP " " K " OR v.item_id > " I ")"
 #define PAGE_ROWS(KEY, DIR, FILTER) \
-	"SELECT v.item_id, v.name, v.qty, v.unit_price, v.value, v.sname " \
+	"SELECT v.item_id, v.name, v.qty, v.unit_price, v.value, v.sname, v.holders " \
 	"FROM vault_items v WHERE v.group_id = $1 AND v.container = $2" FILTER \
 	" ORDER BY v." KEY " " DIR ", v.item_id LIMIT $3"
-
-/*
- * The holders of one page row, within the container filter ($2, '' for
- * all): a range of vault_holders' key, as JSON.
- */
-#define HOLDERS(AGG) \
-	"(SELECT " AGG " FROM vault_holders h JOIN characters c ON c.id = h.character_id " \
-	"WHERE h.group_id = $1 AND h.item_id = p.item_id " \
-	"AND ($2 = '' OR h.container = $2))"
-#define LITE_HOLDERS HOLDERS("json_group_array(json_object('character', c.name, " \
-	"'container', h.container, 'qty', h.qty))")
-#define PG_HOLDERS HOLDERS("json_agg(json_build_object('character', c.name, " \
-	"'container', h.container, 'qty', h.qty))")
 
 /* The totals: kept (no name filter), or summed over the matching rows. */
 #define KEPT_TOTALS \
@@ -98,18 +76,16 @@
 	"AND " NAME_LIKE(P) ")"
 
 /* The selected columns are in the order of enum vault_page_col (vault.h). */
-#define PAGE_SQL(KEY, DIR, FILTER, HOLDERS, TOTALS) \
-	"WITH page AS MATERIALIZED (" PAGE_ROWS(KEY, DIR, FILTER) ") " \
-	"SELECT p.item_id, p.name, p.qty, p.unit_price, p.value, p.sname, " HOLDERS ", " \
-	"tot.n, tot.v, " CURRENT_VERSION " FROM page p CROSS JOIN " TOTALS " tot " \
-	"ORDER BY p." KEY " " DIR ", p.item_id"
+#define PAGE_SQL(KEY, DIR, FILTER, TOTALS) \
+	"SELECT p.item_id, p.name, p.qty, p.unit_price, p.value, p.sname, p.holders, " \
+	"tot.n, tot.v, " CURRENT_VERSION " FROM (" PAGE_ROWS(KEY, DIR, FILTER) ") p " \
+	"CROSS JOIN " TOTALS " tot ORDER BY p." KEY " " DIR ", p.item_id"
 
 /* Both engines' texts of one (key, direction, filter) page.  Parameters:
  * $1 group, $2 container ('' for all), $3 limit, then the pattern when Q
  * is the name filter, then the cursor key and id when CUR is one. */
 #define PAGE_PAIR(KEY, DIR, FILTER, TOTALS_LITE, TOTALS_PG) \
-	{ PAGE_SQL(KEY, DIR, FILTER, LITE_HOLDERS, TOTALS_LITE), \
-	  PAGE_SQL(KEY, DIR, FILTER, PG_HOLDERS, TOTALS_PG) }
+	{ PAGE_SQL(KEY, DIR, FILTER, TOTALS_LITE), PAGE_SQL(KEY, DIR, FILTER, TOTALS_PG) }
 #define PAGE_PAIRS(KEY, CMP, DIR) { \
 	{ PAGE_PAIR(KEY, DIR, "", KEPT_TOTALS, KEPT_TOTALS), \
 	  PAGE_PAIR(KEY, DIR, CURSOR(KEY, CMP, "$4", "$5"), KEPT_TOTALS, KEPT_TOTALS) }, \

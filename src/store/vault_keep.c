@@ -8,7 +8,8 @@
  *  1. vault_holders: upsert the holdings still held, delete those gone;
  *  2. vault_items: add each delta to its container's row and to the
  *     whole vault's row ('') with one upsert, priced from the current
- *     snapshot when the row is new; it hands back each row's new qty and
+ *     snapshot when the row is new, its holders JSON rebuilt from step 1's
+ *     rows (HOLDERS_OF); it hands back each row's new qty and
  *     price, from which this file knows which rows appeared (qty equals
  *     the delta), which reached zero (deleted by one more statement), and
  *     how much value moved;
@@ -38,6 +39,24 @@
 #define MAX_I64 "9223372036854775807"
 #define LITE_MUL_SAT(A, B)	"mul_sat(" A ", " B ")"
 #define PG_MUL_SAT(A, B)	"LEAST((" A ")::numeric * (" B "), " MAX_I64 ")::bigint"
+
+/*
+ * The holders of item I of group G within container C ('' for all), as
+ * the JSON text vault_items.holders keeps: read from vault_holders, which
+ * the same transaction updated first.  In no particular order (the API
+ * sorts them).
+ */
+#define HOLDERS_FROM "FROM vault_holders h JOIN characters c ON c.id = h.character_id "
+#define HOLDERS_WHERE(G, I, C) \
+	"WHERE h.group_id = " G " AND h.item_id = " I \
+	" AND (" C " = '' OR h.container = " C ")"
+#define LITE_HOLDERS_OF(G, I, C) \
+	"(SELECT json_group_array(json_object('character', c.name, " \
+	"'container', h.container, 'qty', h.qty)) " HOLDERS_FROM HOLDERS_WHERE(G, I, C) ")"
+#define PG_HOLDERS_OF(G, I, C) \
+	"COALESCE((SELECT json_agg(json_build_object('character', c.name, " \
+	"'container', h.container, 'qty', h.qty))::text " HOLDERS_FROM \
+	HOLDERS_WHERE(G, I, C) "), '[]')"
 
 /* The pair is (still) shared: the guard of every adding write. */
 #define SHARED(G, C) \
@@ -158,29 +177,30 @@ prepare(void)
 	/* Columns handed back: container, item_id, qty, unit_price. */
 	st_items_up = db_prepare_dual(
 	    "INSERT INTO vault_items (group_id, container, item_id, qty, unit_price, value, "
-	    "name, sname) "
+	    "name, sname, holders) "
 	    "SELECT $1, d.c, d.i, d.q, COALESCE(ca.price, 0), "
 	    LITE_MUL_SAT("d.q", "COALESCE(ca.price, 0)") ", ca.name, "
-	    "lower(COALESCE(ca.name, '')) "
+	    "lower(COALESCE(ca.name, '')), " LITE_HOLDERS_OF("$1", "d.i", "d.c") " "
 	    "FROM (SELECT json_extract(value, '$[0]') AS c, json_extract(value, '$[1]') AS i, "
 	    "json_extract(value, '$[2]') AS q FROM json_each($2)) d "
 	    "LEFT JOIN catalog_items ca ON ca.snapshot_id = " CURRENT_SNAPSHOT
 	    " AND ca.item_id = d.i WHERE " SHARED("$1", "$3") " "
 	    "ON CONFLICT (group_id, container, item_id) DO UPDATE SET "
 	    "qty = qty + excluded.qty, value = " LITE_MUL_SAT("qty + excluded.qty", "unit_price")
-	    " RETURNING container, item_id, qty, unit_price",
+	    ", holders = excluded.holders RETURNING container, item_id, qty, unit_price",
 	    "INSERT INTO vault_items AS v (group_id, container, item_id, qty, unit_price, "
-	    "value, name, sname) "
+	    "value, name, sname, holders) "
 	    "SELECT $1::bigint, d.c, d.i, d.q, COALESCE(ca.price, 0), "
 	    PG_MUL_SAT("d.q", "COALESCE(ca.price, 0)") ", ca.name, "
-	    "lower(COALESCE(ca.name, '')) "
+	    "lower(COALESCE(ca.name, '')), " PG_HOLDERS_OF("$1", "d.i", "d.c") " "
 	    "FROM (SELECT e->>0 AS c, (e->>1)::integer AS i, (e->>2)::bigint AS q "
 	    "FROM jsonb_array_elements($2::jsonb) e) d "
 	    "LEFT JOIN catalog_items ca ON ca.snapshot_id = " CURRENT_SNAPSHOT
 	    " AND ca.item_id = d.i WHERE " SHARED("$1", "$3") " "
 	    "ON CONFLICT (group_id, container, item_id) DO UPDATE SET "
 	    "qty = v.qty + excluded.qty, value = " PG_MUL_SAT("v.qty + excluded.qty", "v.unit_price")
-	    " RETURNING v.container, v.item_id, v.qty, v.unit_price");
+	    ", holders = excluded.holders "
+	    "RETURNING v.container, v.item_id, v.qty, v.unit_price");
 	st_items_del = db_prepare_dual(
 	    "DELETE FROM vault_items WHERE group_id = $1 AND qty <= 0 "
 	    "AND (container, item_id) IN (SELECT json_extract(value, '$[0]'), "
@@ -582,9 +602,11 @@ store_vault_reprice(void)
 
 /*
  * What the kept rows of group $1 (0: every group) should be, recomputed
- * from the container rows: EXP_HOLDERS, EXP_ITEMS and EXP_TOTALS, with
- * the columns of vault_holders, vault_items and vault_totals in table
- * order.
+ * from the container rows: EXP_HOLDERS and EXP_ITEMS (the columns of
+ * vault_holders and vault_items in table order, but for holders),
+ * EXP_TOTALS, and EXP_HELD: each vault_items row's holders as rows
+ * (group_id, container, item_id, character name, holder's container,
+ * qty), compared as a set since the JSON's order is none.
  */
 #define IN_GROUP(COL)	"(CAST($1 AS BIGINT) = 0 OR " COL " = $1)"
 #define EXP_HOLDERS \
@@ -592,11 +614,11 @@ store_vault_reprice(void)
 	"ci.character_id AS character_id, ci.container AS container, ci.qty AS qty " \
 	"FROM group_characters gc JOIN container_items ci " \
 	"ON ci.character_id = gc.character_id WHERE " IN_GROUP("gc.group_id")
-#define EXP_ITEMS(MUL_SAT, SNAME) \
+#define EXP_ITEMS(MUL_SAT, SNAME, HOLDERS) \
 	"SELECT s.group_id AS group_id, s.container AS container, s.item_id AS item_id, " \
 	"s.qty AS qty, COALESCE(ca.price, 0) AS unit_price, " \
 	MUL_SAT("s.qty", "COALESCE(ca.price, 0)") " AS value, ca.name AS name, " \
-	SNAME " AS sname " \
+	SNAME " AS sname" HOLDERS " " \
 	"FROM (SELECT group_id, container, item_id, SUM(qty) AS qty FROM (" EXP_HOLDERS ") h " \
 	"GROUP BY group_id, container, item_id UNION ALL " \
 	"SELECT group_id, '', item_id, SUM(qty) FROM (" EXP_HOLDERS ") h " \
@@ -605,14 +627,23 @@ store_vault_reprice(void)
 	" AND ca.item_id = s.item_id"
 #define LITE_SNAME	"lower(COALESCE(ca.name, ''))"
 #define PG_SNAME	"lower(COALESCE(ca.name, '')) COLLATE \"C\""
-#define LITE_EXP_ITEMS	EXP_ITEMS(LITE_MUL_SAT, LITE_SNAME)
-#define PG_EXP_ITEMS	"SELECT group_id, container, item_id, qty::bigint, unit_price, " \
-	"value, name, sname FROM (" EXP_ITEMS(PG_MUL_SAT, PG_SNAME) ") pe"
+#define LITE_EXP_ITEMS(HOLDERS)	EXP_ITEMS(LITE_MUL_SAT, LITE_SNAME, HOLDERS)
+#define PG_EXP_ITEMS(HOLDERS) \
+	"SELECT group_id, container, item_id, qty::bigint, unit_price, value, name, sname" \
+	HOLDERS " FROM (" EXP_ITEMS(PG_MUL_SAT, PG_SNAME, "") ") s"
 #define EXP_TOTALS(ITEMS, SUM_MUL) \
 	"SELECT group_id, container, COUNT(*) AS item_count, " SUM_MUL " AS total_value " \
 	"FROM (" ITEMS ") i GROUP BY group_id, container"
-#define LITE_EXP_TOTALS	EXP_TOTALS(LITE_EXP_ITEMS, "sum_mul(qty, unit_price)")
-#define PG_EXP_TOTALS	EXP_TOTALS(PG_EXP_ITEMS, "SUM(qty::numeric * unit_price)")
+#define LITE_EXP_TOTALS	EXP_TOTALS(LITE_EXP_ITEMS(""), "sum_mul(qty, unit_price)")
+#define PG_EXP_TOTALS	EXP_TOTALS(PG_EXP_ITEMS(""), "SUM(qty::numeric * unit_price)")
+/* One SELECT around the UNION ALL: "A EXCEPT B UNION ALL C" would be
+ * "(A EXCEPT B) UNION ALL C". */
+#define EXP_HELD \
+	"SELECT * FROM (SELECT h.group_id, h.container AS vc, h.item_id, c.name, " \
+	"h.container, h.qty " \
+	"FROM (" EXP_HOLDERS ") h JOIN characters c ON c.id = h.character_id UNION ALL " \
+	"SELECT h.group_id, '', h.item_id, c.name, h.container, h.qty " \
+	"FROM (" EXP_HOLDERS ") h JOIN characters c ON c.id = h.character_id) eh"
 
 /* The kept rows of group $1 (0: all), columns as above. */
 #define KEPT_HOLDERS \
@@ -625,15 +656,25 @@ store_vault_reprice(void)
 #define KEPT_TOTALS \
 	"SELECT group_id, container, item_count, total_value FROM vault_totals " \
 	"WHERE " IN_GROUP("group_id") " AND (item_count <> 0 OR total_value <> 0)"
+#define LITE_KEPT_HELD \
+	"SELECT v.group_id, v.container, v.item_id, json_extract(j.value, '$.character'), " \
+	"json_extract(j.value, '$.container'), json_extract(j.value, '$.qty') " \
+	"FROM vault_items v, json_each(v.holders) j WHERE " IN_GROUP("v.group_id")
+#define PG_KEPT_HELD \
+	"SELECT v.group_id, v.container, v.item_id, e->>'character', e->>'container', " \
+	"(e->>'qty')::bigint FROM vault_items v " \
+	"CROSS JOIN LATERAL json_array_elements(v.holders::json) e " \
+	"WHERE " IN_GROUP("v.group_id")
 
 /* The group ids in A but not B, as a subquery. */
 #define DIFF(A, B)	"SELECT group_id FROM (" A " EXCEPT " B ") d"
 
-#define VERIFY_SQL(EH, EI, ET) \
+#define VERIFY_SQL(EI, ET, KH) \
 	"SELECT DISTINCT group_id FROM (" \
-	DIFF(EH, KEPT_HOLDERS) " UNION ALL " DIFF(KEPT_HOLDERS, EH) " UNION ALL " \
-	DIFF(EI, KEPT_ITEMS) " UNION ALL " DIFF(KEPT_ITEMS, EI) " UNION ALL " \
-	DIFF(ET, KEPT_TOTALS) " UNION ALL " DIFF(KEPT_TOTALS, ET) \
+	DIFF(EXP_HOLDERS, KEPT_HOLDERS) " UNION ALL " DIFF(KEPT_HOLDERS, EXP_HOLDERS) \
+	" UNION ALL " DIFF(EI, KEPT_ITEMS) " UNION ALL " DIFF(KEPT_ITEMS, EI) \
+	" UNION ALL " DIFF(ET, KEPT_TOTALS) " UNION ALL " DIFF(KEPT_TOTALS, ET) \
+	" UNION ALL " DIFF(EXP_HELD, KH) " UNION ALL " DIFF(KH, EXP_HELD) \
 	") x ORDER BY group_id"
 
 int
@@ -651,8 +692,10 @@ store_vault_rebuild(int64_t group_id)
 			del[i] = db_prepare(xstrdup(sql));	/* lives for the process */
 		}
 		ins[0] = db_prepare("INSERT INTO vault_holders " EXP_HOLDERS);
-		ins[1] = db_prepare_dual("INSERT INTO vault_items " LITE_EXP_ITEMS,
-		    "INSERT INTO vault_items " PG_EXP_ITEMS);
+		ins[1] = db_prepare_dual("INSERT INTO vault_items " LITE_EXP_ITEMS(
+		    ", " LITE_HOLDERS_OF("s.group_id", "s.item_id", "s.container")),
+		    "INSERT INTO vault_items " PG_EXP_ITEMS(
+		    ", " PG_HOLDERS_OF("s.group_id", "s.item_id", "s.container")));
 		ins[2] = db_prepare_dual("INSERT INTO vault_totals " EXP_TOTALS(KEPT_ITEMS,
 		    "sum_mul(qty, unit_price)"),
 		    "INSERT INTO vault_totals " EXP_TOTALS(KEPT_ITEMS,
@@ -680,8 +723,8 @@ store_vault_verify(int64_t group_id, struct db_result **differ, int64_t *checked
 
 	if (st == NULL) {
 		st = db_prepare_dual(
-		    VERIFY_SQL(EXP_HOLDERS, LITE_EXP_ITEMS, LITE_EXP_TOTALS),
-		    VERIFY_SQL(EXP_HOLDERS, PG_EXP_ITEMS, PG_EXP_TOTALS));
+		    VERIFY_SQL(LITE_EXP_ITEMS(""), LITE_EXP_TOTALS, LITE_KEPT_HELD),
+		    VERIFY_SQL(PG_EXP_ITEMS(""), PG_EXP_TOTALS, PG_KEPT_HELD));
 		count = db_prepare("SELECT COUNT(*) FROM groups WHERE " IN_GROUP("id"));
 	}
 	*differ = NULL;

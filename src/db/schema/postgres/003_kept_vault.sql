@@ -27,6 +27,7 @@ CREATE TABLE vault_items (
 	value		bigint NOT NULL,	-- qty * unit_price, at most 2^63 - 1
 	name		text,			-- NULL: the catalog lacks the id
 	sname		text COLLATE "C" NOT NULL, -- lower(COALESCE(name, ''))
+	holders		text NOT NULL,		-- JSON: its vault_holders rows
 	PRIMARY KEY (group_id, container, item_id)
 );
 CREATE INDEX vault_items_value_asc ON vault_items (group_id, container, value, item_id);
@@ -52,15 +53,22 @@ INSERT INTO vault_holders (group_id, item_id, character_id, container, qty)
 SELECT gc.group_id, ci.item_id, ci.character_id, ci.container, ci.qty
 FROM group_characters gc JOIN container_items ci ON ci.character_id = gc.character_id;
 
-INSERT INTO vault_items (group_id, container, item_id, qty, unit_price, value, name, sname)
+INSERT INTO vault_items (group_id, container, item_id, qty, unit_price, value, name, sname,
+	holders)
 SELECT s.group_id, s.container, s.item_id, s.qty, COALESCE(ca.price, 0),
 	LEAST(s.qty::numeric * COALESCE(ca.price, 0), 9223372036854775807)::bigint,
-	ca.name, lower(COALESCE(ca.name, ''))
-FROM (SELECT group_id, container, item_id, SUM(qty)::bigint AS qty FROM vault_holders
-	GROUP BY group_id, container, item_id
+	ca.name, lower(COALESCE(ca.name, '')), s.holders
+FROM (SELECT h.group_id, h.container, h.item_id, SUM(h.qty)::bigint AS qty,
+	json_agg(json_build_object('character', c.name, 'container', h.container,
+	    'qty', h.qty))::text AS holders
+	FROM vault_holders h JOIN characters c ON c.id = h.character_id
+	GROUP BY h.group_id, h.container, h.item_id
       UNION ALL
-      SELECT group_id, '', item_id, SUM(qty)::bigint FROM vault_holders
-	GROUP BY group_id, item_id) s
+      SELECT h.group_id, '', h.item_id, SUM(h.qty)::bigint,
+	json_agg(json_build_object('character', c.name, 'container', h.container,
+	    'qty', h.qty))::text
+	FROM vault_holders h JOIN characters c ON c.id = h.character_id
+	GROUP BY h.group_id, h.item_id) s
 LEFT JOIN catalog_snapshots cs ON cs.is_current
 LEFT JOIN catalog_items ca ON ca.snapshot_id = cs.id AND ca.item_id = s.item_id;
 

@@ -9,13 +9,15 @@
 --
 --  * vault_holders: one row per (group, item, character, container), the
 --    character's quantity: a copy of container_items for each group the
---    character is shared in, keyed by item so a page finds the holders of
---    its items by range reads.
+--    character is shared in, keyed by item, from which each changed item's
+--    holders (below) are rebuilt.
 --  * vault_items: per group and item, the summed qty, priced from the
 --    current catalog snapshot (unit_price, name; value = qty * unit_price
 --    clamped to 2^63 - 1, the sort key; sname = lower(COALESCE(name, '')),
---    the name key).  container '' is the whole vault; each real container
---    has its own rows too, for the container filter.  One index per sort
+--    the name key; holders, its vault_holders rows as the JSON array the
+--    page answers, {"character", "container", "qty"} in no particular
+--    order).  container '' is the whole vault; each real container has its
+--    own rows too, for the container filter.  One index per sort
 --    key and direction, ties by item_id ascending, so a page is one index
 --    range read whatever the order.
 --  * vault_totals: per group and container ('' again for the whole vault),
@@ -44,6 +46,7 @@ CREATE TABLE vault_items (
 	value		INTEGER NOT NULL,	-- qty * unit_price, at most 2^63 - 1
 	name		TEXT,			-- NULL: the catalog lacks the id
 	sname		TEXT NOT NULL,		-- lower(COALESCE(name, ''))
+	holders		TEXT NOT NULL,		-- JSON: its vault_holders rows
 	PRIMARY KEY (group_id, container, item_id)
 ) WITHOUT ROWID;
 CREATE INDEX vault_items_value_asc ON vault_items (group_id, container, value, item_id);
@@ -74,16 +77,22 @@ INSERT INTO vault_holders (group_id, item_id, character_id, container, qty)
 SELECT gc.group_id, ci.item_id, ci.character_id, ci.container, ci.qty
 FROM group_characters gc JOIN container_items ci ON ci.character_id = gc.character_id;
 
-INSERT INTO vault_items (group_id, container, item_id, qty, unit_price, value, name, sname)
+INSERT INTO vault_items (group_id, container, item_id, qty, unit_price, value, name, sname,
+	holders)
 SELECT s.group_id, s.container, s.item_id, s.qty, COALESCE(ca.price, 0),
 	CASE WHEN COALESCE(ca.price, 0) > 0 AND s.qty > 9223372036854775807 / ca.price
 	    THEN 9223372036854775807 ELSE s.qty * COALESCE(ca.price, 0) END,
-	ca.name, lower(COALESCE(ca.name, ''))
-FROM (SELECT group_id, container, item_id, SUM(qty) AS qty FROM vault_holders
-	GROUP BY group_id, container, item_id
+	ca.name, lower(COALESCE(ca.name, '')), s.holders
+FROM (SELECT h.group_id AS group_id, h.container AS container, h.item_id AS item_id,
+	SUM(h.qty) AS qty, json_group_array(json_object('character', c.name,
+	    'container', h.container, 'qty', h.qty)) AS holders
+	FROM vault_holders h JOIN characters c ON c.id = h.character_id
+	GROUP BY h.group_id, h.container, h.item_id
       UNION ALL
-      SELECT group_id, '', item_id, SUM(qty) FROM vault_holders
-	GROUP BY group_id, item_id) s
+      SELECT h.group_id, '', h.item_id, SUM(h.qty), json_group_array(json_object(
+	    'character', c.name, 'container', h.container, 'qty', h.qty))
+	FROM vault_holders h JOIN characters c ON c.id = h.character_id
+	GROUP BY h.group_id, h.item_id) s
 LEFT JOIN catalog_snapshots cs ON cs.is_current
 LEFT JOIN catalog_items ca ON ca.snapshot_id = cs.id AND ca.item_id = s.item_id;
 
