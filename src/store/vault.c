@@ -3,22 +3,25 @@
  *
  * Pages and totals read the kept vault (vault_keep.c writes it): the rows
  * of vault_items for (group, container) -- container '' is the whole
- * vault -- already summed and priced, with an index per sort key and
- * direction, each ending in item_id so ties go by id ascending.  A page is
- * one range of one index: from the cursor on, LIMIT rows, each carrying
- * its holders as kept JSON; then the totals: the kept vault_totals row,
- * or, with a name filter, a sum
- * over the group's matching rows (the one read that grows with the vault;
- * the name must be checked on every row anyway).
+ * vault -- already summed and priced, each carrying its holders as kept
+ * JSON.  The default order (value descending, ties by id ascending) has
+ * an index ending in item_id and the id order is the primary key, so
+ * those pages are one index range from the cursor on, LIMIT rows.  The
+ * other orders read the group's rows of that container and keep the top
+ * LIMIT (a top-N sort over its distinct items, never its holdings): an
+ * index each would be written twice by every sync that changes an item
+ * (docs/SCHEMA.md "The kept vault").  Then the totals: the kept
+ * vault_totals row, or, with a name filter, a sum over the group's
+ * matching rows (the name must be checked on every row anyway).
  *
  * The sort key and direction cannot be parameters, nor can the presence
  * of a cursor or a name filter without losing the index range, so each
  * combination is its own statement, spelled out at compile time by
  * PAGE_SQL: 4 keys x 2 directions x (filter or not) x (cursor or not).
  * The engines differ only in the exact sum; the name key is bytewise on
- * both (sname collates "C" on PostgreSQL).  The
- * cursor test repeats the key's bound by itself (CURSOR) so that it is an
- * index bound rather than a filter.  The name filter is one LIKE pattern
+ * both (sname collates "C" on PostgreSQL).  The cursor test repeats the
+ * key's bound by itself (CURSOR) so that it is an index bound rather than
+ * a filter where there is an index.  The name filter is one LIKE pattern
  * built here with %, _ and \ escaped, so a q of "50%" means those three
  * characters; sname is already lower case, the pattern is lowered.
  *
@@ -54,8 +57,8 @@
 #define NAME_LIKE(P)	"v.sname LIKE lower(" P ") ESCAPE '\\'"
 
 /*
- * The page's rows: one range of one of vault_items' indexes, from the
- * cursor on, LIMIT $3.  The cursor test repeats "KEY <= $k" (or >=) on
+ * The page's rows, from the cursor on, LIMIT $3 (an index range for the
+ * default order and the id order, see above).  The cursor test repeats "KEY <= $k" (or >=) on
  * its own so that it bounds the index range; the OR only settles ties.
  * Columns: item_id, name, qty, unit_price, value, sname, holders.
  */

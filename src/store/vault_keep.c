@@ -195,8 +195,13 @@ prepare(void)
 	    "lower(COALESCE(ca.name, '')), " PG_HOLDERS_OF("$1", "d.i", "d.c") " "
 	    "FROM (SELECT e->>0 AS c, (e->>1)::integer AS i, (e->>2)::bigint AS q "
 	    "FROM jsonb_array_elements($2::jsonb) e) d "
-	    "LEFT JOIN catalog_items ca ON ca.snapshot_id = " CURRENT_SNAPSHOT
-	    " AND ca.item_id = d.i WHERE " SHARED("$1", "$3") " "
+	    /* One key lookup per row: a plain join was planned as a hash
+	     * join over the whole snapshot (12,617 rows, 2 ms), the jsonb
+	     * rows being estimated at 100.  OFFSET 0 keeps the planner from
+	     * flattening the LATERAL subquery back into that join. */
+	    "LEFT JOIN LATERAL (SELECT price, name FROM catalog_items "
+	    "WHERE snapshot_id = " CURRENT_SNAPSHOT " AND item_id = d.i OFFSET 0) ca ON true "
+	    "WHERE " SHARED("$1", "$3") " "
 	    "ON CONFLICT (group_id, container, item_id) DO UPDATE SET "
 	    "qty = v.qty + excluded.qty, value = " PG_MUL_SAT("v.qty + excluded.qty", "v.unit_price")
 	    ", holders = excluded.holders "

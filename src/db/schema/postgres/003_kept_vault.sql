@@ -30,12 +30,7 @@ CREATE TABLE vault_items (
 	holders		text NOT NULL,		-- JSON: its vault_holders rows
 	PRIMARY KEY (group_id, container, item_id)
 );
-CREATE INDEX vault_items_value_asc ON vault_items (group_id, container, value, item_id);
 CREATE INDEX vault_items_value_desc ON vault_items (group_id, container, value DESC, item_id);
-CREATE INDEX vault_items_qty_asc ON vault_items (group_id, container, qty, item_id);
-CREATE INDEX vault_items_qty_desc ON vault_items (group_id, container, qty DESC, item_id);
-CREATE INDEX vault_items_sname_asc ON vault_items (group_id, container, sname, item_id);
-CREATE INDEX vault_items_sname_desc ON vault_items (group_id, container, sname DESC, item_id);
 
 CREATE TABLE vault_totals (
 	group_id	bigint NOT NULL REFERENCES groups (id) ON DELETE CASCADE,

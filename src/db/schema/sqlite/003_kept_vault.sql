@@ -17,9 +17,13 @@
 --    the name key; holders, its vault_holders rows as the JSON array the
 --    page answers, {"character", "container", "qty"} in no particular
 --    order).  container '' is the whole vault; each real container has its
---    own rows too, for the container filter.  One index per sort
---    key and direction, ties by item_id ascending, so a page is one index
---    range read whatever the order.
+--    own rows too, for the container filter.  The default order (value
+--    descending, ties by item_id ascending) has its own index, so the
+--    default page is one index range read; the primary key serves the id
+--    order; the other orders keep the top rows of a group's container
+--    (a top-N sort of its items, never of its holdings).  Every index is
+--    written by every sync that changes an item, twice (the container's
+--    row and the whole vault's), so there are no more of them.
 --  * vault_totals: per group and container ('' again for the whole vault),
 --    the item count and the exact total value.  total_value has no type
 --    affinity: an INTEGER while it fits 64 bits, else its decimal TEXT,
@@ -49,12 +53,7 @@ CREATE TABLE vault_items (
 	holders		TEXT NOT NULL,		-- JSON: its vault_holders rows
 	PRIMARY KEY (group_id, container, item_id)
 ) WITHOUT ROWID;
-CREATE INDEX vault_items_value_asc ON vault_items (group_id, container, value, item_id);
 CREATE INDEX vault_items_value_desc ON vault_items (group_id, container, value DESC, item_id);
-CREATE INDEX vault_items_qty_asc ON vault_items (group_id, container, qty, item_id);
-CREATE INDEX vault_items_qty_desc ON vault_items (group_id, container, qty DESC, item_id);
-CREATE INDEX vault_items_sname_asc ON vault_items (group_id, container, sname, item_id);
-CREATE INDEX vault_items_sname_desc ON vault_items (group_id, container, sname DESC, item_id);
 
 CREATE TABLE vault_totals (
 	group_id	INTEGER NOT NULL REFERENCES groups (id) ON DELETE CASCADE,
