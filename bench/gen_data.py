@@ -11,6 +11,11 @@ Ids start at 1000000 so they never meet the application's own rows.  The
 bank of character k is a fixed window of the priced item list, so the wrk
 scripts (which read OUT_DIR/items.txt) can rebuild it and change a few
 quantities.  Writes items.txt next to this script's output (env OUT_DIR).
+
+The rows go straight into the tables, past the store, so the kept vault
+(vault_holders, vault_items, vault_totals) is then filled by the backfill
+of migration 003_kept_vault.sql, the same SQL that fills it for an
+existing installation.
 """
 import hashlib
 import io
@@ -64,6 +69,16 @@ TABLES = [
 ]
 
 
+def backfill(engine):
+    """The backfill part of migration 003 for engine: everything after its
+    "-- Backfill" comment."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    with open(os.path.join(here, "..", "src", "db", "schema", engine,
+                           "003_kept_vault.sql")) as f:
+        text = f.read()
+    return text[text.index("-- Backfill"):]
+
+
 def load_sqlite(path, data):
     db = sqlite3.connect(path, timeout=60)
     db.execute("PRAGMA foreign_keys = ON")
@@ -71,6 +86,7 @@ def load_sqlite(path, data):
         for (table, cols), rs in zip(TABLES, data):
             marks = ", ".join("?" * len(cols.split(",")))
             db.executemany(f"INSERT INTO {table} ({cols}) VALUES ({marks})", rs)
+    db.executescript("BEGIN;\n" + backfill("sqlite") + "\nCOMMIT;")
     db.execute("ANALYZE")
     db.close()
 
@@ -83,6 +99,8 @@ def load_postgres(dsn, data):
         subprocess.run(["psql", dsn, "-q", "-v", "ON_ERROR_STOP=1", "-c",
                         f"COPY {table} ({cols}) FROM STDIN"],
                        input=buf.getvalue(), text=True, check=True)
+    subprocess.run(["psql", dsn, "-q", "-v", "ON_ERROR_STOP=1", "-1", "-c",
+                    backfill("postgres")], check=True)
     subprocess.run(["psql", dsn, "-q", "-c", "ANALYZE"], check=True)
 
 

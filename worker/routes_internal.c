@@ -1,6 +1,7 @@
 /*
  * routes_internal.c -- operator routes of the admin listener: catalog
- * refresh and rollback, and the development-only wipe.
+ * refresh and rollback, the kept vault's verifier, and the
+ * development-only wipe.
  *
  * A refresh body is a whole catalog (megabytes; the admin listener's body
  * cap allows it).  It is checked in full before anything is written, so a
@@ -12,6 +13,7 @@
 #include "src/log.h"
 #include "src/store/catalog.h"
 #include "src/store/demo.h"
+#include "src/store/vault_keep.h"
 #include "worker/validate.h"
 #include "worker/routes.h"
 #include "worker/worker.h"
@@ -73,6 +75,45 @@ out:
 	json_decref(body);
 }
 
+/*
+ * Recompute the kept vault of one group ({"group_id": N}) or of every
+ * group ({}) from the container rows and compare (store_vault_verify):
+ * {"checked": groups compared, "differ": [group ids]}.  A difference is a
+ * bug in the vault's maintenance, so it is logged too.  Read-only; on a
+ * large installation verifying every group reads every item row.
+ */
+static void
+vault_verify(struct req *r)
+{
+	static const char *const allowed[] = { "group_id", NULL };
+	json_t *body = validate_body(r), *list;
+	struct db_result *differ = NULL;
+	json_int_t id = 0;
+	int64_t checked = 0;
+	int n;
+
+	if (body == NULL || validate_keys(r, body, allowed) < 0 ||
+	    validate_int(r, body, "group_id", 0, 1, INT64_MAX, &id) < 0)
+		goto out;
+	if (store_vault_verify(id, &differ, &checked) < 0) {
+		http_db_error(r);
+		goto out;
+	}
+	list = json_array();
+	n = db_nrows(differ);
+	for (int i = 0; i < n; i++)
+		json_array_append_new(list,
+		    json_integer(db_int(differ, i, VAULT_VERIFY_GROUP_ID)));
+	if (n > 0)
+		log_warn("vault: %d of %lld groups differ from their container rows", n,
+		    (long long)checked);
+	http_reply_json(r, 200, json_pack("{s:I,s:o}", "checked", (json_int_t)checked,
+	    "differ", list));
+	db_result_free(differ);
+out:
+	json_decref(body);
+}
+
 /* Development only: back to an empty installation, catalog and flags kept. */
 static void
 dev_wipe(struct req *r)
@@ -94,6 +135,7 @@ dev_wipe(struct req *r)
 const struct route routes_internal[] = {
 	{ EVHTTP_REQ_POST, "/internal/catalog/refresh", ADMIN, OPS, NONE, catalog_refresh },
 	{ EVHTTP_REQ_POST, "/internal/catalog/rollback", ADMIN, OPS, NONE, catalog_rollback },
+	{ EVHTTP_REQ_POST, "/internal/vault/verify", ADMIN, OPS, NONE, vault_verify },
 	{ EVHTTP_REQ_POST, "/internal/dev/wipe", ADMIN, OPS, NONE, dev_wipe },
 	{ 0 },
 };

@@ -14,7 +14,7 @@
  * holding SQLite's write lock across a network wait would stall every
  * other process.
  *
- * Each connection also gets the two SQL functions the vault needs for
+ * Each connection also gets the three SQL functions the vault needs for
  * exact numbers (see register_functions); PostgreSQL spells the same
  * arithmetic with NUMERIC, in the other half of each dual statement.
  */
@@ -118,38 +118,96 @@ fn_sum_mul_inverse(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 	sum_mul_add(ctx, argv, -1);
 }
 
-/* The sum so far: an INTEGER when it fits 64 bits, else its decimal
- * TEXT; NULL over no rows, like SUM. */
+/* v as the result: an INTEGER when it fits 64 bits, else its decimal
+ * TEXT. */
 static void
-fn_sum_mul_value(sqlite3_context *ctx)
+result_i128(sqlite3_context *ctx, __int128 v)
 {
-	struct sum_mul *st = sqlite3_aggregate_context(ctx, 0);
 	unsigned __int128 u;
-	__int128 sum;
 	char buf[48], *p = buf + sizeof(buf);
 
-	if (st == NULL || st->rows == 0)
-		return;		/* the result is NULL */
-	memcpy(&sum, st->sum, sizeof(sum));
-	if (sum >= INT64_MIN && sum <= INT64_MAX) {
-		sqlite3_result_int64(ctx, (sqlite3_int64)sum);
+	if (v >= INT64_MIN && v <= INT64_MAX) {
+		sqlite3_result_int64(ctx, (sqlite3_int64)v);
 		return;
 	}
 	/* Digits from the end; the magnitude as unsigned, so the most
-	 * negative sum has one too. */
-	u = sum < 0 ? -(unsigned __int128)sum : (unsigned __int128)sum;
+	 * negative value has one too. */
+	u = v < 0 ? -(unsigned __int128)v : (unsigned __int128)v;
 	*--p = '\0';
 	do {
 		*--p = (char)('0' + (int)(u % 10));
 		u /= 10;
 	} while (u != 0);
-	if (sum < 0)
+	if (v < 0)
 		*--p = '-';
 	sqlite3_result_text(ctx, p, -1, SQLITE_TRANSIENT);
 }
 
+/* The sum so far (result_i128); NULL over no rows, like SUM. */
+static void
+fn_sum_mul_value(sqlite3_context *ctx)
+{
+	struct sum_mul *st = sqlite3_aggregate_context(ctx, 0);
+	__int128 sum;
+
+	if (st == NULL || st->rows == 0)
+		return;		/* the result is NULL */
+	memcpy(&sum, st->sum, sizeof(sum));
+	result_i128(ctx, sum);
+}
+
+/* An INTEGER, or a decimal TEXT as sum_mul answers, into *v; -1 when it
+ * is neither (or past 128 bits). */
+static int
+value_i128(sqlite3_value *a, __int128 *v)
+{
+	const unsigned char *s;
+	int neg;
+
+	if (sqlite3_value_type(a) == SQLITE_INTEGER) {
+		*v = sqlite3_value_int64(a);
+		return 0;
+	}
+	if (sqlite3_value_type(a) != SQLITE_TEXT)
+		return -1;
+	s = sqlite3_value_text(a);
+	neg = *s == '-';
+	s += neg;
+	if (*s == '\0')
+		return -1;
+	for (*v = 0; *s; s++) {
+		if (*s < '0' || *s > '9' || __builtin_mul_overflow(*v, 10, v) ||
+		    __builtin_add_overflow(*v, neg ? -(*s - '0') : *s - '0', v))
+			return -1;
+	}
+	return 0;
+}
+
 /*
- * Register the functions above on conn; 0 or -1.  Both are deterministic
+ * dec_add(a, b): the exact a + b of two INTEGERs or decimal TEXTs (what
+ * sum_mul answers), answered the same way; NULL when either is NULL.  The
+ * kept vault's totals are these (vault_totals.total_value).  PostgreSQL:
+ * numeric +.
+ */
+static void
+fn_dec_add(sqlite3_context *ctx, int argc, sqlite3_value **argv)
+{
+	__int128 a, b, sum;
+
+	(void)argc;
+	if (sqlite3_value_type(argv[0]) == SQLITE_NULL ||
+	    sqlite3_value_type(argv[1]) == SQLITE_NULL)
+		return;		/* the result is NULL */
+	if (value_i128(argv[0], &a) < 0 || value_i128(argv[1], &b) < 0 ||
+	    __builtin_add_overflow(a, b, &sum)) {
+		sqlite3_result_error(ctx, "dec_add: not an integer within 128 bits", -1);
+		return;
+	}
+	result_i128(ctx, sum);
+}
+
+/*
+ * Register the functions above on conn; 0 or -1.  All are deterministic
  * and innocuous (no side effects), and the vault is their only user.
  *
  * mul_sat(a, b): a * b clamped to the 64-bit range (fn_mul_sat).
@@ -160,6 +218,8 @@ fn_sum_mul_value(sqlite3_context *ctx)
  * INTEGER while it fits 64 bits and a decimal TEXT beyond (readers parse
  * either; CAST(x AS INTEGER) clamps the TEXT to 2^63 - 1).  PostgreSQL:
  * SUM(a::numeric * b).
+ *
+ * dec_add(a, b): the exact sum of two such numbers (fn_dec_add).
  */
 static int
 register_functions(void)
@@ -170,7 +230,9 @@ register_functions(void)
 	    fn_mul_sat, NULL, NULL, NULL) != SQLITE_OK ||
 	    sqlite3_create_window_function(conn, "sum_mul", 2, flags, NULL,
 	    fn_sum_mul_step, fn_sum_mul_value, fn_sum_mul_value,
-	    fn_sum_mul_inverse, NULL) != SQLITE_OK) {
+	    fn_sum_mul_inverse, NULL) != SQLITE_OK ||
+	    sqlite3_create_function_v2(conn, "dec_add", 2, flags, NULL,
+	    fn_dec_add, NULL, NULL, NULL) != SQLITE_OK) {
 		log_error("sqlite: registering functions: %s", sqlite3_errmsg(conn));
 		return -1;
 	}

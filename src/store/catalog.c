@@ -33,6 +33,7 @@
 #include "src/db/db.h"
 #include "src/log.h"
 #include "src/store/catalog.h"
+#include "src/store/vault_keep.h"
 #include "src/util.h"
 
 #define BATCH		500
@@ -365,7 +366,8 @@ load_tx(void *arg)
 		return -1;
 	snap = db_int(row, 0, 0);
 	db_result_free(row);
-	if (insert_items(snap, items) < 0 || make_current(snap) < 0)
+	if (insert_items(snap, items) < 0 || make_current(snap) < 0 ||
+	    store_vault_reprice() < 0)
 		return -1;
 	l->out->id = snap;
 	snprintf(l->out->version, sizeof(l->out->version), "%s", version);
@@ -407,7 +409,7 @@ rollback_tx(void *arg)
 	snapshot_from_row(row, rb->out);
 	db_result_free(row);
 	rb->found = 1;
-	return make_current(rb->id);
+	return make_current(rb->id) < 0 || store_vault_reprice() < 0 ? -1 : 0;
 }
 
 int

@@ -15,6 +15,7 @@
 #include "src/store/store.h"
 #include "src/store/characters.h"
 #include "src/store/users.h"
+#include "src/store/vault_keep.h"
 
 /* The Character row: the same columns in the same order as enum character_col. */
 #define CHAR_COLS "id, name, created_at, last_sync_at"
@@ -197,21 +198,43 @@ store_characters_list(int64_t user_id, struct db_result **rows)
 	return db_all(st, p, 1, rows);
 }
 
+struct delete_ctx {
+	int64_t user_id;
+	const char *name;
+	int found;
+};
+
+/* Out of the kept vault of every group it is in, then gone. */
+static int
+delete_tx(void *arg)
+{
+	static struct db_stmt *st;
+	struct delete_ctx *c = arg;
+	struct db_value p[] = { DB_INT(0) };
+	int64_t id, n;
+	int rc;
+
+	if (st == NULL)
+		st = db_prepare("DELETE FROM characters WHERE id = $1");
+	if ((rc = store_characters_find(c->user_id, c->name, &id, NULL)) <= 0)
+		return rc;
+	p[0] = DB_INT(id);
+	if (store_vault_detach(0, id) < 0 || (n = db_run(st, p, 1, NULL)) < 0)
+		return -1;
+	c->found = n > 0;
+	return 0;
+}
+
 int
 store_characters_delete(int64_t user_id, const char *name)
 {
-	static struct db_stmt *st;
-	struct db_value p[] = { DB_INT(user_id), DB_TEXT(name) };
-	int64_t n;
+	struct delete_ctx c = { user_id, name, 0 };
 
 	if (!store_characters_valid_name(name))
 		return 0;
-	if (st == NULL)
-		st = db_prepare_dual(
-		    "DELETE FROM characters WHERE " BY_NAME_SQLITE " AND user_id = $1",
-		    "DELETE FROM characters WHERE " BY_NAME_PG " AND user_id = $1");
-	n = db_run(st, p, 2, NULL);
-	return n < 0 ? -1 : n > 0;
+	if (db_tx(delete_tx, &c) < 0)
+		return -1;
+	return c.found;
 }
 
 int

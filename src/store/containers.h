@@ -10,6 +10,8 @@
  * store_containers_put and store_containers_patch must run inside a
  * transaction, which store_sync_* (sync.h) opens, so a batch of several
  * containers and the skills commits as one.  Each one:
+ *  0. reads the stored seq without a lock: an update whose seq is not
+ *     newer is answered from it alone, and writes nothing;
  *  1. locks the container row, creating it with seq -1 when it is new
  *     (INSERT ... ON CONFLICT DO NOTHING, then on PostgreSQL SELECT ...
  *     FOR UPDATE; SQLite's BEGIN IMMEDIATE already serializes writers), so
@@ -21,9 +23,12 @@
  *     only the difference (one upsert and one delete statement, each
  *     taking the rows as a JSON array, so a 2,000-item bank costs a few
  *     round trips, not thousands);
- *  3. updates seq and updated_at, the character's last_sync_at, and
- *     records an "items" activity (gained and lost, priced from the current
- *     catalog snapshot) in each group the character is shared in.
+ *  3. updates seq and updated_at, the character's last_sync_at, the kept
+ *     vault of each group the character is shared in (store/vault_keep.h),
+ *     and records an "items" activity (gained and lost, priced from the
+ *     current catalog snapshot) in each of those groups.  An update that
+ *     changes no item writes only the seq, updated_at and last_sync_at
+ *     (the seq must move, or an older update arriving later would apply).
  * Lock order is container rows (callers go in store_containers_names
  * order), then the character row, the same for every writer; sync.h
  * states it for all callers.  Since an update touches the character row

@@ -20,7 +20,9 @@
  * is left alone.
  *
  * Container items go in as one JSON text parameter per container, expanded
- * by the engine (see store/catalog.c for why).
+ * by the engine (see store/catalog.c for why); the group's kept vault is
+ * rebuilt from them at the end (store_vault_rebuild), in the same
+ * transaction.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +31,7 @@
 #include "src/db/db.h"
 #include "src/log.h"
 #include "src/store/demo.h"
+#include "src/store/vault_keep.h"
 #include "src/util.h"
 
 #define DEMO_LOCK	"7301002"
@@ -365,7 +368,10 @@ seed_tx(void *arg)
 			return -1;
 		}
 	db_result_free(cat);
-	if (db_run(st_meta_ins, meta, 1, NULL) < 0)
+	/* The containers went in directly: the group's kept vault is
+	 * computed from them once, at the end. */
+	if (store_vault_rebuild(sd->out->group_id) < 0 ||
+	    db_run(st_meta_ins, meta, 1, NULL) < 0)
 		return -1;
 	sd->seeded = 1;
 	return 0;

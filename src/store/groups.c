@@ -19,13 +19,17 @@
  */
 #include <ctype.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "src/crypto.h"
 #include "src/db/db.h"
 #include "src/log.h"
+#include "src/store/characters.h"
 #include "src/store/groups.h"
 #include "src/store/users.h"
+#include "src/store/vault_keep.h"
+#include "src/util.h"
 
 /* 32 symbols: digits and capitals without 0/O and 1/I, so a code read
  * aloud or copied by hand survives; 256 is a multiple of 32, so a random
@@ -88,7 +92,39 @@ store_groups_role(int64_t group_id, int64_t user_id, char role[8])
 	return rc;
 }
 
-/* Share ids[0..n) of user_id's characters in group_id (inside a tx). */
+static int
+cmp_id(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * Lock the rows of characters ids[0..n), by id: sharing one adds what it
+ * holds to the group's kept vault, which must not race a sync of it
+ * (store/vault_keep.h).  Before the group's lock.  0 or -1.
+ */
+static int
+lock_characters(const int64_t *ids, int n)
+{
+	int64_t *v = xcalloc((size_t)n + 1, sizeof(*v)), seq;
+	int rc = 0;
+
+	memcpy(v, ids, (size_t)n * sizeof(*v));
+	qsort(v, (size_t)n, sizeof(*v), cmp_id);
+	for (int i = 0; i < n && rc == 0; i++)
+		if (i == 0 || v[i] != v[i - 1])
+			rc = store_characters_lock(v[i], &seq) < 0 ? -1 : 0;
+	free(v);
+	return rc;
+}
+
+/*
+ * Share ids[0..n) of user_id's characters in group_id, adding each newly
+ * shared one to the kept vault (inside a tx; the caller locked the
+ * characters, then the group).
+ */
 static int
 share_ids(int64_t group_id, int64_t user_id, const int64_t *ids, int n)
 {
@@ -99,8 +135,9 @@ share_ids(int64_t group_id, int64_t user_id, const int64_t *ids, int n)
 		    "VALUES ($1, $2, $3) ON CONFLICT DO NOTHING");
 	for (int i = 0; i < n; i++) {
 		struct db_value p[] = { DB_INT(group_id), DB_INT(user_id), DB_INT(ids[i]) };
+		int64_t added = db_run(st, p, 3, NULL);
 
-		if (db_run(st, p, 3, NULL) < 0)
+		if (added < 0 || (added > 0 && store_vault_share(group_id, ids[i]) < 0))
 			return -1;
 	}
 	return 0;
@@ -176,7 +213,9 @@ create_tx(void *arg)
 
 	struct db_value pm[] = { DB_INT(c->group_id), DB_INT(c->user_id) };
 
-	if (db_run(ins_owner, pm, 2, NULL) < 0)
+	/* The new group is nobody else's to lock yet, so its characters
+	 * may be locked after it. */
+	if (db_run(ins_owner, pm, 2, NULL) < 0 || lock_characters(c->ids, c->n) < 0)
 		return -1;
 	return share_ids(c->group_id, c->user_id, c->ids, c->n);
 }
@@ -311,21 +350,63 @@ store_groups_delete(int64_t group_id)
 	return n < 0 ? -1 : n > 0;
 }
 
+/* ---- remove ---- */
+
+struct remove_ctx {
+	int64_t group_id, user_id;
+	int members_only;
+	int removed;
+	int refused;		/* the DELETE found nobody: rolled back */
+};
+
+/*
+ * Take the member's characters out of the kept vault, then the member
+ * (the cascade unshares them).  The role test is in the DELETE, so a
+ * member promoted or made owner since the caller looked is not removed by
+ * mistake; the vault's change then rolls back with it.
+ */
+static int
+remove_tx(void *arg)
+{
+	static struct db_stmt *chars, *del;
+	struct remove_ctx *c = arg;
+	struct db_value p[] = { DB_INT(c->group_id), DB_INT(c->user_id),
+	    DB_BOOL(c->members_only) };
+	struct db_result *rows = NULL;
+	int64_t n;
+	int rc = 0;
+
+	if (chars == NULL) {
+		chars = db_prepare("SELECT character_id FROM group_characters "
+		    "WHERE group_id = $1 AND user_id = $2 ORDER BY character_id");
+		del = db_prepare("DELETE FROM group_members "
+		    "WHERE group_id = $1 AND user_id = $2 AND role <> 'owner' "
+		    "AND (NOT CAST($3 AS BOOLEAN) OR role = 'member')");
+	}
+	if ((rc = store_vault_lock(c->group_id)) <= 0)
+		return rc;	/* 0: no such group, nothing written */
+	if (db_all(chars, p, 2, &rows) < 0)
+		return -1;
+	rc = 0;
+	for (int i = 0; i < db_nrows(rows) && rc == 0; i++)
+		rc = store_vault_unshare(c->group_id, db_int(rows, i, 0));
+	db_result_free(rows);
+	if (rc < 0 || (n = db_run(del, p, 3, NULL)) < 0)
+		return -1;
+	c->removed = n > 0;
+	c->refused = n == 0;
+	/* Nobody removed: undo the vault's change. */
+	return c->refused ? -1 : 0;
+}
+
 int
 store_groups_remove(int64_t group_id, int64_t user_id, int members_only)
 {
-	static struct db_stmt *st;
-	struct db_value p[] = { DB_INT(group_id), DB_INT(user_id), DB_BOOL(members_only) };
-	int64_t n;
+	struct remove_ctx c = { group_id, user_id, members_only, 0, 0 };
 
-	/* The role test is in the statement, so a member promoted or made
-	 * owner since the caller looked is not removed by mistake. */
-	if (st == NULL)
-		st = db_prepare("DELETE FROM group_members "
-		    "WHERE group_id = $1 AND user_id = $2 AND role <> 'owner' "
-		    "AND (NOT CAST($3 AS BOOLEAN) OR role = 'member')");
-	n = db_run(st, p, 3, NULL);
-	return n < 0 ? -1 : n > 0;
+	if (db_tx(remove_tx, &c) < 0)
+		return c.refused ? 0 : -1;
+	return c.removed;
 }
 
 int
@@ -387,8 +468,9 @@ join_tx(void *arg)
 	int rc, max;
 
 	if (lock == NULL) {
-		/* The lock serializes joins to one group on PostgreSQL; on
-		 * SQLite the transaction already holds the write lock. */
+		/* The lock serializes joins to one group on PostgreSQL (and
+		 * is the group's vault lock too: store_vault_lock); on SQLite
+		 * the transaction already holds the write lock. */
 		lock = db_prepare_dual(
 		    "SELECT g.id, u.plan FROM groups g JOIN users u ON u.id = g.owner_id "
 		    "WHERE g.join_code = $1",
@@ -400,8 +482,9 @@ join_tx(void *arg)
 		ins = db_prepare("INSERT INTO group_members (group_id, user_id, role) "
 		    "VALUES ($1, $2, 'member')");
 	}
-	/* The user's row first: the lock order of every writer. */
-	if (store_users_lock(c->user_id) < 0)
+	/* The user's row first, then the characters it shares, then the
+	 * group: the lock order of every writer (store/vault_keep.h). */
+	if (store_users_lock(c->user_id) < 0 || lock_characters(c->ids, c->n) < 0)
 		return -1;
 	rc = db_get(lock, pc, 1, &row);
 	if (rc <= 0) {
@@ -489,6 +572,12 @@ share_tx(void *arg)
 		unshare = db_prepare("DELETE FROM group_characters "
 		    "WHERE group_id = $1 AND character_id = $2");
 	}
+	/* The characters to share, then the group (store/vault_keep.h);
+	 * those to unshare need only the group. */
+	if (lock_characters(c->ids, c->n) < 0 || (rc = store_vault_lock(c->group_id)) < 0)
+		return -1;
+	if (rc == 0)
+		return 0;
 	rc = db_get(member, p, 2, &rows);
 	db_result_free(rows);
 	rows = NULL;
@@ -501,7 +590,8 @@ share_tx(void *arg)
 		int64_t id = db_int(rows, i, 0);
 		struct db_value pd[] = { DB_INT(c->group_id), DB_INT(id) };
 
-		if (!wanted(c, id) && db_run(unshare, pd, 2, NULL) < 0) {
+		if (!wanted(c, id) && (store_vault_unshare(c->group_id, id) < 0 ||
+		    db_run(unshare, pd, 2, NULL) < 0)) {
 			db_result_free(rows);
 			return -1;
 		}

@@ -5,8 +5,11 @@
  * role is 'owner', always changed together in one transaction), admins and
  * members.  Each member shares some of their characters in the group
  * (group_characters); the vault (store/vault.h) sums what those characters
- * hold.  The schema's foreign keys do the cleaning: deleting a group, or
- * removing a member, unshares their characters with no code here.
+ * hold, and is kept: every change here that shares or unshares a
+ * character changes the kept vault in the same transaction
+ * (store/vault_keep.h, whose lock order every function here follows).
+ * The schema's foreign keys do the rest of the cleaning: deleting a group
+ * takes its members, shares and kept vault along.
  *
  * The rows handed back are named by the enums below (group_col,
  * member_col, shared_col), so no caller counts columns.

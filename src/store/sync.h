@@ -15,7 +15,9 @@
  *  1. container rows, in store_containers_names order, whatever order the
  *     body listed them in;
  *  2. the character row (each container update touches last_sync_at;
- *     a skills update locks it for skills_seq), so skills come last.
+ *     a skills update locks it for skills_seq), so skills come last;
+ *  3. the vault of each group the character is shared in
+ *     (store/vault_keep.h), when a container's items changed.
  * A batch locks all of its containers before it updates any: updating
  * one takes the character row, and a batch that then waited for its next
  * container would hold that row against a single update of the same

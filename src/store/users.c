@@ -12,6 +12,7 @@
 #include "src/db/db.h"
 #include "src/store/store.h"
 #include "src/store/users.h"
+#include "src/store/vault_keep.h"
 
 int
 store_users_lock(int64_t id)
@@ -146,6 +147,11 @@ delete_tx(void *arg)
 		owned = db_prepare("SELECT id FROM groups WHERE owner_id = $1 ORDER BY id");
 		del = db_prepare("DELETE FROM users WHERE id = $1");
 	}
+	/* The user's row, then their characters and groups: the lock
+	 * order of every writer (store/vault_keep.h).  Their characters
+	 * leave every group's kept vault before anything is deleted. */
+	if (store_users_lock(c->id) < 0 || store_vault_detach(c->id, 0) < 0)
+		return -1;
 	if (db_all(owned, p, 1, &rows) < 0)
 		return -1;
 	for (int i = 0; i < db_nrows(rows); i++)

@@ -1,46 +1,40 @@
 /*
- * store/vault.c -- the vault queries.
+ * store/vault.c -- the vault's reads.
  *
- * One subquery (VAULT_ITEMS) is the vault: the group's shared characters
- * (group_characters primary key) and their items (container_items primary
- * key, one range per character), filtered by container and summed per item
- * id; only then joined to the current snapshot's price and name
- * (catalog_items primary key), once per distinct item rather than once per
- * row, and filtered by name.  Totals and pages both read it, so they always
- * agree on what matches.
+ * Pages and totals read the kept vault (vault_keep.c writes it): the rows
+ * of vault_items for (group, container) -- container '' is the whole
+ * vault -- already summed and priced, each carrying its holders as kept
+ * JSON.  The default order (value descending, ties by id ascending) has
+ * an index ending in item_id and the id order is the primary key, so
+ * those pages are one index range from the cursor on, LIMIT rows.  The
+ * other orders read the group's rows of that container and keep the top
+ * LIMIT (a top-N sort over its distinct items, never its holdings): an
+ * index each would be written twice by every sync that changes an item
+ * (docs/SCHEMA.md "The kept vault").  Then the totals: the kept
+ * vault_totals row, or, with a name filter, a sum over the group's
+ * matching rows (the name must be checked on every row anyway).
  *
- * A page also carries the totals over every match (window functions over
- * the whole vault, before the cursor and LIMIT apply) and the catalog
- * version, so the usual answer is one statement and one snapshot of the
- * data; store_vault_totals() is for the rest (an empty page, the group
- * summary).
+ * The sort key and direction cannot be parameters, nor can the presence
+ * of a cursor or a name filter without losing the index range, so each
+ * combination is its own statement, spelled out at compile time by
+ * PAGE_SQL: 4 keys x 2 directions x (filter or not) x (cursor or not).
+ * The engines differ only in the exact sum; the name key is bytewise on
+ * both (sname collates "C" on PostgreSQL).  The cursor test repeats the
+ * key's bound by itself (CURSOR) so that it is an index bound rather than
+ * a filter where there is an index.  The name filter is one LIKE pattern
+ * built here with %, _ and \ escaped, so a q of "50%" means those three
+ * characters; sname is already lower case, the pattern is lowered.
  *
- * A page orders that subquery by (key, id), keeps the rows after the
- * cursor and applies LIMIT; only then are the holders of the page's items
- * gathered (JSON, see HOLDERS).  Gathering them inside the grouped query
- * would build JSON for every item of the vault on every page.
+ * Numbers are exact (docs/API.md "Numbers").  The kept value column is
+ * clamped to 2^63 - 1 (it is a sort key, and cursors carry it); totals
+ * are exact and may be wider than 64 bits (PostgreSQL numeric, an INTEGER
+ * or decimal TEXT from SQLite): store_vault_total() clamps them in C and
+ * says so.  The summary's sums use the SQLite functions db_sqlite.c
+ * registers (sum_mul), or NUMERIC on PostgreSQL.
  *
- * The sort key and direction cannot be parameters, so each of the eight
- * (key, direction) pairs is its own statement, spelled out at compile time
- * by PAGE_SQL; the two engines differ only in the JSON aggregate and the
- * collation that makes the name order bytewise on both.  The name filter
- * is one LIKE pattern built here with %, _ and \ escaped, so a q of "50%"
- * means those three characters.
- *
- * Numbers are exact (docs/API.md "Numbers").  A value qty * price may pass
- * 2^63 - 1, since qty is summed over every holder, and so may any total.
- * The value column is clamped to 2^63 - 1 (MUL_SAT): pages sort on it and
- * cursors carry it, so it must be a 64-bit integer, and clamped values
- * that tie go by id like any tie.  Totals are summed from the exact
- * products, never from the clamped values (SUM_MUL), into a number that
- * may be wider than 64 bits (PostgreSQL NUMERIC, a decimal text from
- * SQLite); store_vault_total() clamps it in C and says so.  The SQLite
- * spellings are functions that db_sqlite.c registers on each connection.
- *
- * Parameters of every vault statement: $1 group, $2 container (NULL: all),
- * $3 LIKE pattern (NULL: all); pages add $4 cursor key, $5 cursor id
- * (NULL: first page), $6 limit.  Parameters that may be NULL are CAST where
- * tested, so PostgreSQL knows their type from the text alone.
+ * store_vault_item and store_vault_summary still read the container rows:
+ * one item's holders are a few key lookups per shared character, and the
+ * summary's per-member totals are not kept.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -51,79 +45,64 @@
 #include "src/util.h"
 
 #define CURRENT_SNAPSHOT "(SELECT id FROM catalog_snapshots WHERE is_current)"
+#define CURRENT_VERSION "(SELECT version FROM catalog_snapshots WHERE is_current)"
 #define CONTAINERS "('inventory', 'equipment', 'bank', 'group_storage', " \
 	"'seed_vault', 'rune_pouch', 'quiver', 'looting_bag')"
 
-/* A * B clamped to 2^63 - 1, and the exact sum of A * B over the rows. */
-#define LITE_MUL_SAT(A, B)	"mul_sat(" A ", " B ")"
-#define PG_MUL_SAT(A, B) \
-	"LEAST((" A ")::numeric * (" B "), 9223372036854775807)::bigint"
+/* The exact sum of A * B over the rows. */
 #define LITE_SUM_MUL(A, B)	"sum_mul(" A ", " B ")"
 #define PG_SUM_MUL(A, B)	"SUM((" A ")::numeric * (" B "))"
 
-#define VAULT_ITEMS(SNAME, MUL_SAT) \
-	"(SELECT a.id AS id, ca.name AS name, a.qty AS qty, " \
-	"COALESCE(ca.price, 0) AS unit_price, " \
-	MUL_SAT("a.qty", "COALESCE(ca.price, 0)") " AS value, " SNAME " AS sname " \
-	"FROM (SELECT ci.item_id AS id, SUM(ci.qty) AS qty " \
-	"FROM group_characters gc " \
-	"JOIN container_items ci ON ci.character_id = gc.character_id " \
-	"WHERE gc.group_id = $1 " \
-	"AND (CAST($2 AS TEXT) IS NULL OR ci.container = $2) " \
-	"GROUP BY ci.item_id) a " \
-	"LEFT JOIN catalog_items ca ON ca.snapshot_id = " CURRENT_SNAPSHOT \
-	" AND ca.item_id = a.id " \
-	"WHERE CAST($3 AS TEXT) IS NULL OR lower(ca.name) LIKE lower($3) ESCAPE '\\')"
-
-#define LITE_ITEMS	VAULT_ITEMS("lower(COALESCE(ca.name, ''))", LITE_MUL_SAT)
-#define PG_ITEMS	VAULT_ITEMS("lower(COALESCE(ca.name, '')) COLLATE \"C\"", PG_MUL_SAT)
+/* The name filter: P is its LIKE pattern (like_pattern()). */
+#define NAME_LIKE(P)	"v.sname LIKE lower(" P ") ESCAPE '\\'"
 
 /*
- * The holders of a page's items come from one grouped join over the
- * group's item rows, restricted to the page's ids, rather than one
- * correlated lookup per item: PostgreSQL pays dearly per index probe (and
- * planned the per-item join with a scan of characters), and the rows are
- * the same ones the vault sum just read.  Both the page and the holders
- * are MATERIALIZED, and pages are planned for their actual parameters
- * (DB_CUSTOM_PLAN): a generic plan cannot see that a page is ~100 rows,
- * and chose per-row index probes and reruns of the holders' aggregate that
- * took twice as long as planning afresh.
+ * The page's rows, from the cursor on, LIMIT $3 (an index range for the
+ * default order and the id order, see above).  The cursor test repeats "KEY <= $k" (or >=) on
+ * its own so that it bounds the index range; the OR only settles ties.
+ * Columns: item_id, name, qty, unit_price, value, sname, holders.
  */
-#define HOLDERS(AGG) \
-	"holders AS MATERIALIZED (SELECT h.item_id AS id, " AGG " AS holders " \
-	"FROM group_characters hg " \
-	"JOIN characters hc ON hc.id = hg.character_id " \
-	"JOIN container_items h ON h.character_id = hg.character_id " \
-	"WHERE hg.group_id = $1 AND (CAST($2 AS TEXT) IS NULL OR h.container = $2) " \
-	"AND h.item_id IN (SELECT id FROM page) " \
-	"GROUP BY h.item_id)"
-#define LITE_HOLDERS HOLDERS("json_group_array(json_object('character', hc.name, " \
-	"'container', h.container, 'qty', h.qty))")
-#define PG_HOLDERS HOLDERS("json_agg(json_build_object('character', hc.name, " \
-	"'container', h.container, 'qty', h.qty))")
+#define CURSOR(KEY, CMP, K, I) \
+	" AND v." KEY " " CMP "= " K " AND (v." KEY " " CMP " " K " OR v.item_id > " I ")"
+#define PAGE_ROWS(KEY, DIR, FILTER) \
+	"SELECT v.item_id, v.name, v.qty, v.unit_price, v.value, v.sname, v.holders " \
+	"FROM vault_items v WHERE v.group_id = $1 AND v.container = $2" FILTER \
+	" ORDER BY v." KEY " " DIR ", v.item_id LIMIT $3"
+
+/* The totals: kept (no name filter), or summed over the matching rows. */
+#define KEPT_TOTALS \
+	"(SELECT COALESCE(MAX(t.item_count), 0) AS n, COALESCE(MAX(t.total_value), 0) AS v " \
+	"FROM vault_totals t WHERE t.group_id = $1 AND t.container = $2)"
+#define MATCH_TOTALS(SUM_MUL, P) \
+	"(SELECT COUNT(*) AS n, COALESCE(" SUM_MUL("v.qty", "v.unit_price") ", 0) AS v " \
+	"FROM vault_items v WHERE v.group_id = $1 AND v.container = $2 " \
+	"AND " NAME_LIKE(P) ")"
 
 /* The selected columns are in the order of enum vault_page_col (vault.h). */
-#define PAGE_SQL(ITEMS, HOLDERS, SUM_MUL, KEY, CMP, DIR) \
-	"WITH page AS MATERIALIZED (SELECT p.* FROM (SELECT i.*, COUNT(*) OVER () AS n_all, " \
-	SUM_MUL("i.qty", "i.unit_price") " OVER () AS v_all FROM " ITEMS " i) p " \
-	"WHERE CAST($5 AS BIGINT) IS NULL OR p." KEY " " CMP " $4 " \
-	"OR (p." KEY " = $4 AND p.id > $5) " \
-	"ORDER BY p." KEY " " DIR ", p.id LIMIT $6), " HOLDERS " " \
-	"SELECT t.id, t.name, t.qty, t.unit_price, t.value, t.sname, hl.holders, " \
-	"t.n_all, t.v_all, (SELECT version FROM catalog_snapshots WHERE is_current) " \
-	"FROM page t LEFT JOIN holders hl ON hl.id = t.id " \
-	"ORDER BY t." KEY " " DIR ", t.id"
+#define PAGE_SQL(KEY, DIR, FILTER, TOTALS) \
+	"SELECT p.item_id, p.name, p.qty, p.unit_price, p.value, p.sname, p.holders, " \
+	"tot.n, tot.v, " CURRENT_VERSION " FROM (" PAGE_ROWS(KEY, DIR, FILTER) ") p " \
+	"CROSS JOIN " TOTALS " tot ORDER BY p." KEY " " DIR ", p.item_id"
 
-#define PAGE_PAIR(KEY, CMP, DIR) \
-	{ PAGE_SQL(LITE_ITEMS, LITE_HOLDERS, LITE_SUM_MUL, KEY, CMP, DIR), \
-	  PAGE_SQL(PG_ITEMS, PG_HOLDERS, PG_SUM_MUL, KEY, CMP, DIR) }
+/* Both engines' texts of one (key, direction, filter) page.  Parameters:
+ * $1 group, $2 container ('' for all), $3 limit, then the pattern when Q
+ * is the name filter, then the cursor key and id when CUR is one. */
+#define PAGE_PAIR(KEY, DIR, FILTER, TOTALS_LITE, TOTALS_PG) \
+	{ PAGE_SQL(KEY, DIR, FILTER, TOTALS_LITE), PAGE_SQL(KEY, DIR, FILTER, TOTALS_PG) }
+#define PAGE_PAIRS(KEY, CMP, DIR) { \
+	{ PAGE_PAIR(KEY, DIR, "", KEPT_TOTALS, KEPT_TOTALS), \
+	  PAGE_PAIR(KEY, DIR, CURSOR(KEY, CMP, "$4", "$5"), KEPT_TOTALS, KEPT_TOTALS) }, \
+	{ PAGE_PAIR(KEY, DIR, " AND " NAME_LIKE("$4"), \
+	    MATCH_TOTALS(LITE_SUM_MUL, "$4"), MATCH_TOTALS(PG_SUM_MUL, "$4")), \
+	  PAGE_PAIR(KEY, DIR, " AND " NAME_LIKE("$4") CURSOR(KEY, CMP, "$5", "$6"), \
+	    MATCH_TOTALS(LITE_SUM_MUL, "$4"), MATCH_TOTALS(PG_SUM_MUL, "$4")) } }
 
-/* [sort][desc][engine]; the key names follow enum vault_sort. */
-static const char *const page_sql[4][2][2] = {
-	{ PAGE_PAIR("value", ">", "ASC"), PAGE_PAIR("value", "<", "DESC") },
-	{ PAGE_PAIR("qty", ">", "ASC"), PAGE_PAIR("qty", "<", "DESC") },
-	{ PAGE_PAIR("sname", ">", "ASC"), PAGE_PAIR("sname", "<", "DESC") },
-	{ PAGE_PAIR("id", ">", "ASC"), PAGE_PAIR("id", "<", "DESC") },
+/* [sort][desc][q][cursor][engine]; the key names follow enum vault_sort. */
+static const char *const page_sql[4][2][2][2][2] = {
+	{ PAGE_PAIRS("value", ">", "ASC"), PAGE_PAIRS("value", "<", "DESC") },
+	{ PAGE_PAIRS("qty", ">", "ASC"), PAGE_PAIRS("qty", "<", "DESC") },
+	{ PAGE_PAIRS("sname", ">", "ASC"), PAGE_PAIRS("sname", "<", "DESC") },
+	{ PAGE_PAIRS("item_id", ">", "ASC"), PAGE_PAIRS("item_id", "<", "DESC") },
 };
 
 /*
@@ -150,26 +129,28 @@ like_pattern(const char *q)
 }
 
 /* The totals row; columns in the order of enum vault_totals_col. */
-#define TOTALS_SQL(ITEMS, SUM_MUL) \
-	"SELECT COUNT(*), COALESCE(" SUM_MUL("p.qty", "p.unit_price") ", 0), " \
-	"(SELECT version FROM catalog_snapshots WHERE is_current), " \
+#define TOTALS_SQL(TOTALS) \
+	"SELECT tot.n, tot.v, " CURRENT_VERSION ", " \
 	"(SELECT MAX(c.last_sync_at) FROM group_characters g " \
 	"JOIN characters c ON c.id = g.character_id WHERE g.group_id = $1) " \
-	"FROM " ITEMS " p"
+	"FROM " TOTALS " tot"
 
 int
 store_vault_totals(int64_t group_id, const char *container, const char *q,
 		   struct db_result **row)
 {
-	static struct db_stmt *st;
+	static struct db_stmt *st[2];
 	char *pattern = like_pattern(q);
-	struct db_value p[] = { DB_INT(group_id), DB_TEXT(container), DB_TEXT(pattern) };
-	int rc;
+	struct db_value p[] = { DB_INT(group_id), DB_TEXT(container ? container : ""),
+	    DB_TEXT(pattern) };
+	int f = pattern != NULL, rc;
 
-	if (st == NULL)
-		st = db_prepare_dual(TOTALS_SQL(LITE_ITEMS, LITE_SUM_MUL),
-		    TOTALS_SQL(PG_ITEMS, PG_SUM_MUL));
-	rc = db_get(st, p, 3, row);
+	if (st[0] == NULL) {
+		st[0] = db_prepare(TOTALS_SQL(KEPT_TOTALS));
+		st[1] = db_prepare_dual(TOTALS_SQL(MATCH_TOTALS(LITE_SUM_MUL, "$3")),
+		    TOTALS_SQL(MATCH_TOTALS(PG_SUM_MUL, "$3")));
+	}
+	rc = db_get(st[f], p, f ? 3 : 2, row);
 	free(pattern);
 	if (rc == 0) {
 		db_set_error(DBE_SQL, "", "vault totals returned no row");
@@ -181,21 +162,24 @@ store_vault_totals(int64_t group_id, const char *container, const char *q,
 int
 store_vault_page(const struct vault_query *vq, struct db_result **rows)
 {
-	static struct db_stmt *st[4][2];
+	static struct db_stmt *st[4][2][2][2];
 	char *pattern = like_pattern(vq->q);
-	struct db_value p[6] = { DB_INT(vq->group_id), DB_TEXT(vq->container),
-	    DB_TEXT(pattern), DB_NULL(), DB_NULL(), DB_INT(vq->limit) };
-	int s = (int)vq->sort, d = vq->desc ? 1 : 0, rc;
+	struct db_value p[6] = { DB_INT(vq->group_id),
+	    DB_TEXT(vq->container ? vq->container : ""), DB_INT(vq->limit) };
+	int s = (int)vq->sort, d = vq->desc ? 1 : 0, f = pattern != NULL;
+	int c = vq->has_cursor ? 1 : 0, n = 3, rc;
 
-	if (st[s][d] == NULL)
-		st[s][d] = db_prepare_opts(page_sql[s][d][0], page_sql[s][d][1],
-		    DB_CUSTOM_PLAN);	/* see "MATERIALIZED" above */
-	if (vq->has_cursor) {
-		p[3] = vq->sort == VAULT_SORT_NAME ? DB_TEXT(vq->after_name) :
+	if (st[s][d][f][c] == NULL)
+		st[s][d][f][c] = db_prepare_dual(page_sql[s][d][f][c][0],
+		    page_sql[s][d][f][c][1]);
+	if (f)
+		p[n++] = DB_TEXT(pattern);
+	if (c) {
+		p[n++] = vq->sort == VAULT_SORT_NAME ? DB_TEXT(vq->after_name) :
 		    DB_INT(vq->after_num);
-		p[4] = DB_INT(vq->after_id);
+		p[n++] = DB_INT(vq->after_id);
 	}
-	rc = db_all(st[s][d], p, 6, rows);
+	rc = db_all(st[s][d][f][c], p, n, rows);
 	free(pattern);
 	return rc;
 }

@@ -3,11 +3,14 @@
  * character its members share, summed per item id and priced from the
  * current catalog snapshot.
  *
- * The vault is computed by the database on each read (GROUP BY over
- * group_characters -> container_items -> catalog_items, all primary-key
- * lookups; see docs/SCHEMA.md "Verified plans"), never cached, so it is
- * always exactly what the last syncs stored.  An item id missing from the
- * catalog has a NULL name and price 0, and still counts.
+ * The vault is kept, not recomputed (docs/SCHEMA.md "The kept vault"):
+ * vault_items holds each group's summed items (per container and for the
+ * whole vault), vault_holders who holds them, vault_totals the count and
+ * exact total, all maintained by the writes themselves (vault_keep.h).  A
+ * page is one range of one index of vault_items plus the holders of its
+ * rows, so its cost does not grow with the vault; only a name filter (q)
+ * reads every row of the group, to total what matches.  An item id
+ * missing from the catalog has a NULL name and price 0, and still counts.
  *
  * Pages are keyset-paginated on (sort key, id): ties by id ascending
  * whatever the order, so the pair is unique and "rows after the last one
@@ -69,7 +72,7 @@ int store_vault_totals(int64_t group_id, const char *container, const char *q,
 
 /*
  * The rows of a page (store_vault_page), in SELECT order (PAGE_SQL in
- * vault.c):
+ * vault.c; keep the two in step):
  *	id, name, qty, unit_price, value, sort_name, holders,
  *	item_count, total_value, catalog_version
  * holders is a JSON array text of {"character", "container", "qty"} (in no
@@ -101,7 +104,8 @@ enum vault_page_col {
 int store_vault_page(const struct vault_query *vq, struct db_result **rows);
 
 /*
- * Who holds an item (store_vault_item's holders), in SELECT order:
+ * Who holds an item (store_vault_item's holders), in SELECT order
+ * (store_vault_item's statement):
  *	character, user_id, container, qty, held_since
  */
 enum vault_holder_col {

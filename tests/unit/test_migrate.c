@@ -41,7 +41,8 @@ static const char *const tables[] = {
 	"group_members", "groups", "mock_oauth_codes", "mock_oauth_tokens",
 	"oauth_states", "plugin_tokens", "presence", "schema_migrations",
 	"sessions", "skills", "subscriptions", "users", "vault_daily",
-	"webhook_deliveries", "webhooks",
+	"vault_holders", "vault_items", "vault_totals", "webhook_deliveries",
+	"webhooks",
 };
 
 /* Rows a user's deletion must take with it, one COUNT(*) query each. */
