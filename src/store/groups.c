@@ -27,6 +27,7 @@
 #include "src/log.h"
 #include "src/store/characters.h"
 #include "src/store/groups.h"
+#include "src/store/plans.h"
 #include "src/store/users.h"
 #include "src/store/vault_keep.h"
 #include "src/util.h"
@@ -492,8 +493,7 @@ join_tx(void *arg)
 		return rc;
 	}
 	c->group_id = db_int(row, 0, 0);
-	max = strcmp(db_text(row, 0, 1), "premium") == 0 ?
-	    STORE_GROUPS_PREMIUM_MAX : STORE_GROUPS_FREE_MAX;
+	max = store_plans_get(db_text(row, 0, 1))->members_per_group;
 	db_result_free(row);
 
 	struct db_value pm[] = { DB_INT(c->group_id), DB_INT(c->user_id) };

@@ -27,8 +27,6 @@
 #include "src/db/db.h"
 
 #define STORE_GROUPS_CODE_LEN	12
-#define STORE_GROUPS_FREE_MAX	5	/* members per group, by the owner's plan */
-#define STORE_GROUPS_PREMIUM_MAX 25
 
 /*
  * Rows for the Group object, docs/API.md "Resources" (store_groups_get,

@@ -112,12 +112,28 @@ class PgServer:
         is crash recovery.  Returns once the server takes connections."""
         deadline = time.monotonic() + START_TIMEOUT
         while True:
+            self._clear_stale_lock()
             out = self._pgtmp("restart", check=False)
             if out.returncode == 0:
                 return
             if time.monotonic() >= deadline:
                 raise AssertionError(f"PostgreSQL did not start again: {out.stderr.strip()}")
             time.sleep(0.2)
+
+    def _clear_stale_lock(self):
+        """The postmaster the suite killed may linger as a zombie that is
+        not ours to reap (reaped counts it gone, but its pid still exists):
+        PostgreSQL then reads the lock file as "another server is running".
+        The server it names is dead, so the lock file goes."""
+        path = os.path.join(self.dir, "data", "postmaster.pid")
+        try:
+            with open(path) as f:
+                pid = int(f.readline())
+        except (OSError, ValueError):
+            return
+        st = proc_stat(pid)
+        if st is None or st[0] == "Z":
+            os.unlink(path)
 
     def close(self):
         try:
