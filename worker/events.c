@@ -51,6 +51,7 @@
 #include "src/store/vault.h"
 #include "src/util.h"
 #include "worker/events.h"
+#include "worker/routes.h"
 #include "worker/worker.h"
 
 #define BUCKETS		256
@@ -474,24 +475,6 @@ setup(void)
 
 /* ---- delivery ---- */
 
-/* An activity entry, as GET .../activity lists it, from row i. */
-static json_t *
-activity_json(const struct db_result *rows, int i)
-{
-	const char *text = db_text(rows, i, ACTIVITY_DATA);
-	json_t *data = text ? json_loads(text, 0, NULL) : NULL;
-
-	return json_pack("{s:I,s:s,s:o,s:o,s:o,s:o}",
-	    "id", (json_int_t)db_int(rows, i, ACTIVITY_ID),
-	    "kind", db_text(rows, i, ACTIVITY_KIND),
-	    "character", db_isnull(rows, i, ACTIVITY_CHARACTER) ? json_null() :
-	    json_string(db_text(rows, i, ACTIVITY_CHARACTER)),
-	    "user_id", db_isnull(rows, i, ACTIVITY_USER_ID) ? json_null() :
-	    json_integer(db_int(rows, i, ACTIVITY_USER_ID)),
-	    "data", data ? data : json_object(),
-	    "created_at", http_json_time(rows, i, ACTIVITY_CREATED_AT));
-}
-
 static char *
 dump(json_t *v)
 {
@@ -537,7 +520,7 @@ replay(const struct job *j)
 	/* Newest first from the store: oldest first on the stream. */
 	for (int i = n - 1; i >= 0; i--) {
 		int64_t id = db_int(rows, i, ACTIVITY_ID);
-		char *text = dump(activity_json(rows, i));
+		char *text = dump(routes_activity_json(rows, i));
 
 		if (text == NULL)
 			continue;
@@ -584,7 +567,7 @@ event_data(const struct job *j, int64_t *id)
 		if (store_activity_entry(j->group_id, j->ref, &rows) < 0)
 			log_warn("events: activity entry: %s", db_last_error()->message);
 		else if (db_nrows(rows) == 1) {
-			text = dump(activity_json(rows, 0));
+			text = dump(routes_activity_json(rows, 0));
 			*id = j->ref;
 		}
 		break;

@@ -35,4 +35,10 @@ extern const struct route routes_web[];		/* routes_web.c */
 extern const struct route routes_events[];	/* routes_events.c */
 extern const struct route routes_webhooks[];	/* routes_webhooks.c */
 
+/*
+ * An activity entry (enum activity_col row i) as GET .../activity lists
+ * it: the one shape the feed and the live events' activity share.
+ */
+json_t *routes_activity_json(const struct db_result *rows, int i);
+
 #endif

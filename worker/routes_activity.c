@@ -28,9 +28,8 @@
 #define LIMIT_MAX 200
 #define CURSOR_TAG "a"	/* "a1234": docs/API.md shows it */
 
-/* One feed entry from row i of store_activity_page. */
-static json_t *
-activity_json(const struct db_result *rows, int i)
+json_t *
+routes_activity_json(const struct db_result *rows, int i)
 {
 	const char *text = db_text(rows, i, ACTIVITY_DATA);
 	json_t *data = text ? json_loads(text, 0, NULL) : NULL;
@@ -74,7 +73,7 @@ feed(struct req *r)
 	n = db_nrows(rows);
 	list = json_array();
 	for (int i = 0; i < n && i < limit; i++)
-		json_array_append_new(list, activity_json(rows, i));
+		json_array_append_new(list, routes_activity_json(rows, i));
 	if (n > limit)
 		next = http_cursor_json(CURSOR_TAG, db_int(rows, (int)limit - 1, ACTIVITY_ID),
 		    NULL);
