@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #include "src/config.h"
 #include "src/listen.h"
@@ -121,6 +122,7 @@ static const struct setting settings[] = {
 	{ "catalog", "path", T_PATH, F(catalog_path), COFFER_DATADIR "/coffer/item-catalog.json", 0, 0, NULL, S_RESTART },
 
 	{ "dev", "seed_demo", T_BOOL, F(seed_demo), "off", 0, 0, NULL, 0 },
+	{ "dev", "clock_offset", T_DUR, F(clock_offset), "0", 0, 3650 * DAY, NULL, 0 },
 };
 #define N_SETTINGS ARRAY_SIZE(settings)
 
@@ -544,6 +546,46 @@ setting_line(const struct parser *p, const char *key)
 	return 0;
 }
 
+/* The line that set [section] key, or 0. */
+static int
+section_line(const struct parser *p, const char *section, const char *key)
+{
+	for (size_t i = 0; i < N_SETTINGS; i++)
+		if (strcmp(settings[i].section, section) == 0 &&
+		    strcmp(settings[i].key, key) == 0)
+			return p->set_line[i];
+	return 0;
+}
+
+/*
+ * Billing is on with the mock provider or a webhook secret: the secret
+ * file must then exist and be no one else's to read, since whoever knows
+ * it can grant premium plans.
+ */
+static int
+check_billing(struct parser *p)
+{
+	const struct config *cfg = p->cfg;
+	const char *f = cfg->webhook_secret_file;
+	struct stat st;
+
+	if (!cfg->billing_mock_provider && (f == NULL || f[0] == '\0'))
+		return 0;
+	if (f == NULL || f[0] == '\0')
+		return fail(p, section_line(p, "billing", "mock_provider"), "[billing] mock_provider = on "
+		    "needs [billing] webhook_secret_file");
+	if (stat(f, &st) < 0)
+		return fail(p, setting_line(p, "webhook_secret_file"), "webhook_secret_file %s: %s",
+		    f, strerror(errno));
+	if (!S_ISREG(st.st_mode))
+		return fail(p, setting_line(p, "webhook_secret_file"),
+		    "webhook_secret_file %s is not a regular file", f);
+	if (st.st_mode & S_IROTH)
+		return fail(p, setting_line(p, "webhook_secret_file"), "webhook_secret_file %s is "
+		    "world-readable: chmod o-r it", f);
+	return 0;
+}
+
 /* Checks that involve more than one setting. */
 static int
 check_whole(struct parser *p)
@@ -573,6 +615,11 @@ check_whole(struct parser *p)
 		return fail(p, setting_line(p, "admin_listen"), "admin_listen = %s is reachable "
 		    "from other hosts: set [ops] token_file, or listen on loopback or unix:",
 		    cfg->admin_listen);
+	if (cfg->clock_offset != 0 && cfg->environment == ENV_PRODUCTION)
+		return fail(p, setting_line(p, "clock_offset"),
+		    "clock_offset is for tests: not with environment = production");
+	if (check_billing(p) < 0)
+		return -1;
 	for (int i = 0; i < cfg->n_oauth; i++) {
 		for (size_t k = 0; k < ARRAY_SIZE(oauth_keys); k++) {
 			char **f = (char **)((char *)&cfg->oauth[i] + oauth_keys[k].off);

@@ -112,6 +112,7 @@ struct config {
 
 	/* [dev] */
 	int seed_demo;
+	int64_t clock_offset;		/* ms added to the store's clock */
 };
 
 /* Fill cfg with every default (no file read).  Used by tests and as the

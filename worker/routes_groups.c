@@ -246,6 +246,7 @@ groups_join(struct req *r)
 	static const char *const allowed[] = { "code", "characters", NULL };
 	char code[STORE_GROUPS_CODE_LEN + 1];
 	int64_t ids[MAX_CHARS], group_id = 0;
+	const struct store_plan *plan = NULL;
 	const char *typed;
 	json_t *body;
 	int n, rc;
@@ -259,7 +260,7 @@ groups_join(struct req *r)
 		goto out;
 	rc = store_groups_code_normalize(typed, code) < 0 ? STORE_JOIN_NO_CODE :
 	    store_groups_join(code, r->user_id, ids, n, worker_config()->groups_per_user,
-	    &group_id);
+	    &group_id, &plan);
 	switch (rc) {
 	case STORE_JOIN_OK:
 		reply_group(r, 200, group_id, 0);
@@ -272,8 +273,8 @@ groups_join(struct req *r)
 		http_error(r, 409, NULL, "you are already a member of this group");
 		break;
 	case STORE_JOIN_FULL:
-		http_error(r, 422, NULL, "the group is full: its owner's plan allows "
-		    "no more members");
+		http_error(r, 422, NULL, "the group is full: its owner's %s plan allows %d "
+		    "members per group", plan->name, plan->members_per_group);
 		break;
 	case STORE_JOIN_LIMIT:
 		groups_limit(r);

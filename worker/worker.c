@@ -23,6 +23,7 @@
 #include "src/db/db.h"
 #include "src/log.h"
 #include "src/metrics.h"
+#include "src/store/store.h"
 #include "src/util.h"
 #include "worker/inflight.h"
 #include "worker/router.h"
@@ -211,6 +212,7 @@ worker_main(struct config *cfg, int id, const struct listeners *ls, int ready_fd
 
 	memset(&W, 0, sizeof(W));
 	W.cfg = cfg;
+	store_clock_set(cfg->clock_offset);
 	W.id = id;
 	signal(SIGHUP, SIG_IGN);	/* the master replaces workers instead */
 	W.base = event_base_new();

@@ -456,6 +456,7 @@ struct join_ctx {
 	int n;
 	int max_groups;
 	int64_t group_id;
+	const struct store_plan *plan;
 	int outcome;		/* enum store_join */
 };
 
@@ -466,7 +467,7 @@ join_tx(void *arg)
 	struct join_ctx *c = arg;
 	struct db_value pc[] = { DB_TEXT(c->code) };
 	struct db_result *row = NULL;
-	int rc, max;
+	int rc;
 
 	if (lock == NULL) {
 		/* The lock serializes joins to one group on PostgreSQL (and
@@ -493,7 +494,7 @@ join_tx(void *arg)
 		return rc;
 	}
 	c->group_id = db_int(row, 0, 0);
-	max = store_plans_get(db_text(row, 0, 1))->members_per_group;
+	c->plan = store_plans_get(db_text(row, 0, 1));
 	db_result_free(row);
 
 	struct db_value pm[] = { DB_INT(c->group_id), DB_INT(c->user_id) };
@@ -506,7 +507,7 @@ join_tx(void *arg)
 	}
 	if (db_get(count, pm, 1, &row) != 1)
 		return -1;
-	rc = db_int(row, 0, 0) >= max;
+	rc = db_int(row, 0, 0) >= c->plan->members_per_group;
 	db_result_free(row);
 	if (rc) {
 		c->outcome = STORE_JOIN_FULL;
@@ -527,13 +528,14 @@ join_tx(void *arg)
 
 int
 store_groups_join(const char *code, int64_t user_id, const int64_t *ids, int n,
-		  int max_groups, int64_t *group_id)
+		  int max_groups, int64_t *group_id, const struct store_plan **plan)
 {
-	struct join_ctx c = { code, user_id, ids, n, max_groups, 0, STORE_JOIN_NO_CODE };
+	struct join_ctx c = { code, user_id, ids, n, max_groups, 0, NULL, STORE_JOIN_NO_CODE };
 
 	if (db_tx(join_tx, &c) < 0)
 		return -1;
 	*group_id = c.group_id;
+	*plan = c.plan;
 	return c.outcome;
 }
 

@@ -25,6 +25,7 @@
 #include <stdint.h>
 
 #include "src/db/db.h"
+#include "src/store/plans.h"
 
 #define STORE_GROUPS_CODE_LEN	12
 
@@ -134,11 +135,12 @@ int store_groups_delete(int64_t group_id);
  * one transaction that decides the plan limit under a lock on the group
  * (PostgreSQL: SELECT ... FOR UPDATE; SQLite: BEGIN IMMEDIATE), so
  * concurrent joins never pass it; and the caller's own limit, max_groups
- * memberships, under store_users_lock.  *group_id gets the group's id.
+ * memberships, under store_users_lock.  *group_id gets the group's id,
+ * *plan (STORE_JOIN_FULL) the owner's plan whose limit was reached.
  * An enum store_join, or -1.
  */
 int store_groups_join(const char *code, int64_t user_id, const int64_t *ids, int n,
-		      int max_groups, int64_t *group_id);
+		      int max_groups, int64_t *group_id, const struct store_plan **plan);
 
 /*
  * Remove user_id from the group unless they are its owner (then 0); with

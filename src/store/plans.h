@@ -15,11 +15,16 @@ struct store_plan {
 	int members_per_group;		/* members of a group it owns */
 	int activity_days;		/* days of activity kept */
 	int webhooks_per_group;		/* webhooks of a group it owns */
-	int history;			/* vault history (vault_daily) */
+	int history;			/* vault history (vault_daily) and export */
+	int price_cents;		/* a month, in USD cents */
 };
 
 /* The plan called name; an unknown name or NULL is the free plan, so a
  * value this build does not know never grants more. */
 const struct store_plan *store_plans_get(const char *name);
+
+/* The i-th plan, cheapest first, or NULL past the last: for listing
+ * them and for what each keeps (activity retention). */
+const struct store_plan *store_plans_at(int i);
 
 #endif

@@ -23,4 +23,17 @@
  * buf. */
 const char *store_time(char buf[STORE_TIME_LEN], int64_t offset_ms);
 
+/* Unix time ms (clamped at 0) in the same format.  Returns buf. */
+const char *store_time_ms(char buf[STORE_TIME_LEN], int64_t ms);
+
+/* The store's clock (store_time's) as Unix milliseconds. */
+int64_t store_now_ms(void);
+
+/*
+ * Move the store's clock by offset_ms from the wall clock: [dev]
+ * clock_offset, so tests can make days pass (vault history, retention)
+ * without waiting for them.  Each worker sets it at start.
+ */
+void store_clock_set(int64_t offset_ms);
+
 #endif

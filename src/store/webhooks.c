@@ -398,3 +398,72 @@ store_webhooks_purge(int64_t age_ms, int limit)
 	n = db_run(st, p, 2, NULL);
 	return n < 0 ? -1 : (int)n;
 }
+
+/* ---- plans ---- */
+
+/* ids[0..n) as a JSON array text (malloc'd), read back with json_each
+ * or jsonb_array_elements_text: one statement text whatever n is. */
+static char *
+id_list(const int64_t *ids, int n)
+{
+	size_t len = 3 + (size_t)n * 21, off;
+	char *list = xmalloc(len);
+
+	off = (size_t)snprintf(list, len, "[");
+	for (int i = 0; i < n; i++)
+		off += (size_t)snprintf(list + off, len - off, "%s%" PRId64, i ? "," : "", ids[i]);
+	snprintf(list + off, len - off, "]");
+	return list;
+}
+
+int
+store_webhooks_fit_plan(int64_t owner_id, const struct store_plan *plan)
+{
+	static struct db_stmt *sel, *off, *cancel;
+	struct db_value p[] = { DB_INT(owner_id) };
+	struct db_result *rows = NULL;
+	int64_t *ids, group = 0;
+	int n = 0, in_group = 0, rc = 0;
+	char *list;
+
+	if (sel == NULL) {
+		sel = db_prepare("SELECT w.id, w.group_id FROM webhooks w "
+		    "JOIN groups g ON g.id = w.group_id "
+		    "WHERE g.owner_id = $1 AND w.enabled ORDER BY w.group_id, w.id");
+		off = db_prepare_dual(
+		    "UPDATE webhooks SET enabled = FALSE "
+		    "WHERE id IN (SELECT value FROM json_each($1))",
+		    "UPDATE webhooks SET enabled = FALSE "
+		    "WHERE id IN (SELECT jsonb_array_elements_text($1::jsonb)::bigint)");
+		cancel = db_prepare_dual(
+		    "UPDATE webhook_deliveries SET status = 'failed', "
+		    "last_error = 'the webhook was disabled' WHERE status = 'pending' "
+		    "AND webhook_id IN (SELECT value FROM json_each($1))",
+		    "UPDATE webhook_deliveries SET status = 'failed', "
+		    "last_error = 'the webhook was disabled' WHERE status = 'pending' "
+		    "AND webhook_id IN (SELECT jsonb_array_elements_text($1::jsonb)::bigint)");
+	}
+	if (db_all(sel, p, 1, &rows) < 0)
+		return -1;
+	/* Each group keeps its oldest webhooks, as many as the plan allows. */
+	ids = xcalloc((size_t)db_nrows(rows) + 1, sizeof(*ids));
+	for (int i = 0; i < db_nrows(rows); i++) {
+		if (i == 0 || db_int(rows, i, 1) != group) {
+			group = db_int(rows, i, 1);
+			in_group = 0;
+		}
+		if (++in_group > plan->webhooks_per_group)
+			ids[n++] = db_int(rows, i, 0);
+	}
+	db_result_free(rows);
+	if (n > 0) {
+		list = id_list(ids, n);
+		struct db_value pl[] = { DB_TEXT(list) };
+
+		if (db_run(off, pl, 1, NULL) < 0 || db_run(cancel, pl, 1, NULL) < 0)
+			rc = -1;
+		free(list);
+	}
+	free(ids);
+	return rc < 0 ? -1 : n;
+}

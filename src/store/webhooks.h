@@ -139,6 +139,15 @@ int store_webhooks_deliveries(int64_t group_id, int64_t id, int limit,
  */
 int store_webhooks_enqueue_activity(const int64_t *ids, int n);
 
+/*
+ * In the caller's transaction, after owner_id's plan became plan: in each
+ * group owner_id owns, keep enabled only the oldest webhooks the plan
+ * allows and disable the others (not deleted: an upgrade and a PATCH
+ * enable them again), failing their pending deliveries.  Returns how many
+ * were disabled, or -1.
+ */
+int store_webhooks_fit_plan(int64_t owner_id, const struct store_plan *plan);
+
 /* ---- delivering (worker/webhooks.c) ---- */
 
 /*
