@@ -24,5 +24,6 @@ const struct route *const route_tables[] = {
 	routes_events,
 	routes_webhooks,
 	routes_billing,
+	routes_export,
 	NULL,
 };

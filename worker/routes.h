@@ -35,6 +35,7 @@ extern const struct route routes_web[];		/* routes_web.c */
 extern const struct route routes_events[];	/* routes_events.c */
 extern const struct route routes_webhooks[];	/* routes_webhooks.c */
 extern const struct route routes_billing[];	/* routes_billing.c */
+extern const struct route routes_export[];	/* routes_export.c */
 
 /*
  * An activity entry (enum activity_col row i) as GET .../activity lists

@@ -213,6 +213,7 @@ static void
 webhook_patch(struct req *r)
 {
 	static const char *const allowed[] = { "url", "format", "enabled", NULL };
+	const struct store_plan *plan = NULL;
 	struct db_result *row = NULL;
 	const char *url, *format;
 	int64_t id = http_path_id(r->param[1]);
@@ -225,11 +226,16 @@ webhook_patch(struct req *r)
 	    validate_bool(r, body, "enabled", 0, &enabled) < 0 ||
 	    read_url(r, body, 0, &url) < 0)
 		goto out;
-	rc = id ? store_webhooks_update(r->group_id, id, url, format, enabled, &row) : 0;
+	rc = id ? store_webhooks_update(r->group_id, id, url, format, enabled, &plan,
+	    &row) : 0;
 	if (rc < 0)
 		http_db_error(r);
 	else if (rc == 0)
 		http_error(r, 404, NULL, "no such webhook");
+	else if (rc == 2)
+		http_error(r, 422, NULL, "enabled: the group owner's %s plan allows %d enabled "
+		    "webhook%s per group", plan->name, plan->webhooks_per_group,
+		    plan->webhooks_per_group == 1 ? "" : "s");
 	else
 		http_reply_json(r, 200, webhook_json(row, 0));
 	db_result_free(row);

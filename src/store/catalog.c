@@ -34,6 +34,7 @@
 #include "src/log.h"
 #include "src/store/catalog.h"
 #include "src/store/vault_keep.h"
+#include "src/store/vault_history.h"
 #include "src/util.h"
 
 #define BATCH		500
@@ -367,7 +368,7 @@ load_tx(void *arg)
 	snap = db_int(row, 0, 0);
 	db_result_free(row);
 	if (insert_items(snap, items) < 0 || make_current(snap) < 0 ||
-	    store_vault_reprice() < 0)
+	    store_vault_reprice() < 0 || store_vault_history_catalog() < 0)
 		return -1;
 	l->out->id = snap;
 	snprintf(l->out->version, sizeof(l->out->version), "%s", version);
@@ -409,7 +410,8 @@ rollback_tx(void *arg)
 	snapshot_from_row(row, rb->out);
 	db_result_free(row);
 	rb->found = 1;
-	return make_current(rb->id) < 0 || store_vault_reprice() < 0 ? -1 : 0;
+	return make_current(rb->id) < 0 || store_vault_reprice() < 0 ||
+	    store_vault_history_catalog() < 0 ? -1 : 0;
 }
 
 int

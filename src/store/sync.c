@@ -17,6 +17,7 @@
 #include "src/store/containers.h"
 #include "src/store/skills.h"
 #include "src/store/sync.h"
+#include "src/store/vault_history.h"
 
 /* ---- one container ---- */
 
@@ -38,12 +39,12 @@ container_tx(void *arg)
 
 	if (!c->delta)
 		return store_containers_put(c->character_id, c->container, c->seq, c->items,
-		    c->n, c->out);
+		    c->n, c->out) < 0 ? -1 : store_vault_history_character(c->character_id);
 	rc = store_containers_patch(c->character_id, c->container, c->seq, c->items, c->n,
 	    c->max_items, c->out);
 	switch (rc) {
 	case STORE_PATCH_OK:
-		return 0;
+		return store_vault_history_character(c->character_id);
 	case STORE_PATCH_UNKNOWN:
 		c->outcome = STORE_SYNC_NEVER_SYNCED;
 		break;
@@ -146,7 +147,7 @@ batch_tx(void *arg)
 	if (b->has_skills && store_skills_put(b->character_id, b->skills_seq, b->skills,
 	    b->nskills, c->skills_res) < 0)
 		return -1;
-	return 0;
+	return store_vault_history_character(b->character_id);
 }
 
 int

@@ -119,8 +119,44 @@ struct update_ctx {
 	int64_t group_id, id;
 	const char *url, *format;
 	int enabled;
+	const struct store_plan *plan;
+	int over;		/* enabling would pass the plan's limit */
 	struct db_result *row;
 };
+
+/*
+ * Enabling webhook c->id: 1 when the group's other enabled webhooks
+ * already fill its owner's plan (a downgrade disabled the rest), 0 when
+ * there is room, -1.  Under the group row's lock, like create_tx.
+ */
+static int
+enable_over_limit(struct update_ctx *c)
+{
+	static struct db_stmt *lock, *count;
+	struct db_value pg[] = { DB_INT(c->group_id) };
+	struct db_value pc[] = { DB_INT(c->group_id), DB_INT(c->id) };
+	struct db_result *row = NULL;
+	int rc;
+
+	if (lock == NULL) {
+		lock = db_prepare_dual(
+		    "SELECT u.plan FROM groups g JOIN users u ON u.id = g.owner_id "
+		    "WHERE g.id = $1",
+		    "SELECT u.plan FROM groups g JOIN users u ON u.id = g.owner_id "
+		    "WHERE g.id = $1 FOR UPDATE OF g");
+		count = db_prepare("SELECT count(*) FROM webhooks "
+		    "WHERE group_id = $1 AND enabled AND id <> $2");
+	}
+	if ((rc = db_get(lock, pg, 1, &row)) <= 0)
+		return rc;
+	c->plan = store_plans_get(db_text(row, 0, 0));
+	db_result_free(row);
+	if (db_get(count, pc, 2, &row) != 1)
+		return -1;
+	rc = db_int(row, 0, 0) >= c->plan->webhooks_per_group;
+	db_result_free(row);
+	return rc;
+}
 
 static int
 update_tx(void *arg)
@@ -141,6 +177,8 @@ update_tx(void *arg)
 		    "last_error = 'the webhook was disabled' "
 		    "WHERE webhook_id = $1 AND status = 'pending'");
 	}
+	if (c->enabled == 1 && (c->over = enable_over_limit(c)) != 0)
+		return c->over < 0 ? -1 : 0;
 	if (db_run(upd, pu, 5, &c->row) < 0)
 		return -1;
 	if (db_nrows(c->row) == 1 && c->enabled == 0 && db_run(cancel, pc, 1, NULL) < 0)
@@ -150,14 +188,17 @@ update_tx(void *arg)
 
 int
 store_webhooks_update(int64_t group_id, int64_t id, const char *url, const char *format,
-		      int enabled, struct db_result **row)
+		      int enabled, const struct store_plan **plan, struct db_result **row)
 {
-	struct update_ctx c = { group_id, id, url, format, enabled, NULL };
+	struct update_ctx c = { group_id, id, url, format, enabled, NULL, 0, NULL };
 
 	if (db_tx(update_tx, &c) < 0) {
 		db_result_free(c.row);
 		return -1;
 	}
+	*plan = c.plan;
+	if (c.over)
+		return 2;
 	if (db_nrows(c.row) != 1) {
 		db_result_free(c.row);
 		return 0;

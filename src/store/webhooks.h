@@ -111,10 +111,13 @@ int store_webhooks_list(int64_t group_id, struct db_result **rows);
  * Change webhook id of group_id: url and format unless NULL, enabled
  * unless -1.  Disabling also ends its pending deliveries as failed, in the
  * same transaction, so a switched-off receiver hears nothing more.
- * 1 and *row (enum webhook_col) / 0 no such webhook / -1.
+ * Enabling is refused while the group's other enabled webhooks fill its
+ * owner's plan (after a downgrade): 2, *plan saying which plan.
+ * 1 and *row (enum webhook_col) / 0 no such webhook / 2 / -1.
  */
 int store_webhooks_update(int64_t group_id, int64_t id, const char *url,
-			  const char *format, int enabled, struct db_result **row);
+			  const char *format, int enabled, const struct store_plan **plan,
+			  struct db_result **row);
 
 /* Delete webhook id of group_id and its deliveries.  1 / 0 / -1. */
 int store_webhooks_delete(int64_t group_id, int64_t id);

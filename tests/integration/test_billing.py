@@ -8,30 +8,20 @@ each route.
 The tests sign their own provider events with the secret file they gave
 the server, the way a provider shares its signing secret.
 """
-import hashlib
-import hmac
 import json
 import os
 import subprocess
 import threading
 import time
-import uuid
 
 import pytest
 import requests
 
+from billingkit import (billing_settings, cancel, event, now_ms, premium, send,
+                        sign)
 from client import TIMEOUT, assert_error, db_sql, start_mock
 from conftest import Launcher, command
 from groupkit import Player
-
-SECRET = "whsec_" + "s3cr3t" * 8
-
-
-def billing_settings(tmp):
-    path = tmp / "billing.secret"
-    path.write_text(SECRET + "\n")
-    os.chmod(path, 0o600)
-    return {"billing": {"mock_provider": "on", "webhook_secret_file": str(path)}}
 
 
 @pytest.fixture(scope="module")
@@ -40,30 +30,6 @@ def srv(request, engine, tmp_path_factory):
     request.addfinalizer(launcher.close)
     tmp = tmp_path_factory.mktemp("billing")
     return start_mock(launcher.start, engine, billing_settings(tmp))
-
-
-def sign(body, t=None, secret=SECRET):
-    t = int(time.time()) if t is None else t
-    mac = hmac.new(secret.encode(), f"{t}.".encode() + body, hashlib.sha256).hexdigest()
-    return f"t={t},v1={mac}"
-
-
-def event(kind, user_id, created_ms, **data):
-    data["user_id"] = user_id
-    return {"id": "evt_" + uuid.uuid4().hex, "type": kind, "created": created_ms,
-            "data": data}
-
-
-def send(inst, ev, t=None, secret=SECRET, signature=None):
-    body = json.dumps(ev).encode()
-    sig = signature if signature is not None else sign(body, t, secret)
-    return requests.post(inst.url + "/billing/webhook", data=body,
-                         headers={"Content-Type": "application/json",
-                                  "Coffer-Signature": sig}, timeout=TIMEOUT)
-
-
-def now_ms():
-    return int(time.time() * 1000)
 
 
 def subscription(p):
@@ -245,17 +211,6 @@ def test_webhook_bad_bodies(srv):
 
 # ---- limits and the downgrade ----
 
-def premium(srv, p, at=None):
-    r = send(srv, event("subscription.renewed", p.id, at or now_ms()))
-    assert r.json()["outcome"] == "applied", r.text
-
-
-def cancel(srv, p, at=None):
-    r = send(srv, event("subscription.canceled", p.id, at or now_ms()))
-    assert r.status_code == 200, (r.text, srv.log_tail())
-    assert r.json()["outcome"] == "applied", r.text
-
-
 def race_joins(srv, code, n, tag):
     players = [Player(srv, f"{tag}{i}") for i in range(n)]
     barrier = threading.Barrier(n)
@@ -315,6 +270,12 @@ def test_downgrade_keeps_members_refuses_joins_disables_webhooks(srv):
     assert all(w["enabled"] is False for w in listed), listed
     r = owner.post(f"/api/v1/groups/{g['id']}/webhooks", {"url": "http://127.0.0.1:9/x"})
     assert_error(r, 422, "invalid")
+    # Nor switching one back on while free; other changes are fine.
+    r = owner.patch(f"/api/v1/groups/{g['id']}/webhooks/{hooks[0]}", {"enabled": True})
+    assert_error(r, 422, "invalid")
+    assert "0 enabled webhooks" in r.json()["error"]["message"], r.text
+    r = owner.patch(f"/api/v1/groups/{g['id']}/webhooks/{hooks[0]}", {"format": "discord"})
+    assert r.status_code == 200 and r.json()["enabled"] is False, r.text
     # Premium again: they may be switched back on.
     premium(srv, owner)
     r = owner.patch(f"/api/v1/groups/{g['id']}/webhooks/{hooks[0]}", {"enabled": True})

@@ -1,0 +1,205 @@
+"""A premium group's vault history and export, through HTTP on a real
+cofferd, on both engines: history rows after syncs on two days (the days
+pass through [dev] clock_offset and a reload, not by waiting), the days
+parameter, a downgrade stopping both while the rows stay stored, a
+2,000-item vault exported as CSV (and JSON) that parses back to the vault
+page's numbers, and who may call each route.
+"""
+import csv
+import io
+import time
+
+import pytest
+import requests
+
+from billingkit import billing_settings, cancel, premium
+from client import TIMEOUT, assert_error, db_sql, start_mock
+from conftest import Launcher
+from groupkit import Player, catalog
+from helpers import STOP_TIMEOUT, wait_until
+
+
+@pytest.fixture(scope="module")
+def srv(request, engine, tmp_path_factory):
+    launcher = Launcher(tmp_path_factory)
+    request.addfinalizer(launcher.close)
+    tmp = tmp_path_factory.mktemp("history")
+    return start_mock(launcher.start, engine, billing_settings(tmp), catalog=True)
+
+
+def set_clock(inst, offset):
+    """Move the store's clock to offset (a duration) and wait until every
+    worker runs with it."""
+    old = wait_until(lambda: inst.worker_pids(), 10, "the worker pids")
+    inst.write_config({"dev": {"clock_offset": offset}})
+    mark = inst.log_mark()
+    inst.reload()
+    inst.wait_log(r"reload complete", since=mark)
+
+    def replaced():
+        now = inst.worker_pids()
+        return now and not set(now) & set(old) and now
+    wait_until(replaced, 10, "the workers to be replaced")
+    wait_until(lambda: not any(p in inst.survivors() for p in old), STOP_TIMEOUT,
+               "the old workers to exit")
+
+
+def day(offset_days=0):
+    return time.strftime("%Y-%m-%d", time.gmtime(time.time() + offset_days * 86400))
+
+
+def owner_with_vault(srv, login, items, name="Hoarder"):
+    p = Player(srv, login)
+    premium(srv, p)
+    p.link(name)
+    g = p.create_group("Vault " + login, [name])
+    p.sync(name, "bank", items)
+    return p, g
+
+
+def vault_pages(p, gid):
+    """Every item of the vault page by page (id order), and the totals."""
+    items, cursor = [], None
+    while True:
+        params = {"sort": "id", "order": "asc", "limit": 500}
+        if cursor:
+            params["cursor"] = cursor
+        r = p.get(f"/api/v1/groups/{gid}/vault", params=params)
+        assert r.status_code == 200, r.text
+        page = r.json()
+        items += page["items"]
+        cursor = page["next_cursor"]
+        if not cursor:
+            return items, page["total_value"], page["item_count"]
+
+
+# ---- history ----
+
+def test_history_rows_after_syncs_on_two_days(srv):
+    ids = sorted(catalog())[:3]
+    price = {i: catalog()[i][1] for i in ids}
+    p, g = owner_with_vault(srv, "historian", [(ids[0], 10)])
+    base = f"/api/v1/groups/{g['id']}/vault/history"
+    try:
+        r = p.get(base)
+        assert r.status_code == 200, r.text
+        assert r.json()["history"] == [{"date": day(), "total_value": 10 * price[ids[0]],
+                                         "item_count": 1}]
+        # Later the same day: the day's row follows the vault.
+        p.sync("Hoarder", "bank", [(ids[0], 10), (ids[1], 2)], seq=2)
+        today = 10 * price[ids[0]] + 2 * price[ids[1]]
+        assert p.get(base).json()["history"] == [
+            {"date": day(), "total_value": today, "item_count": 2}]
+        # The next day: a row of its own, yesterday's kept.
+        set_clock(srv, "1d")
+        p.sync("Hoarder", "bank", [(ids[2], 1)], seq=3)
+        tomorrow = price[ids[2]]
+        r = p.get(base, params={"days": 2})
+        assert r.status_code == 200, r.text
+        assert r.json()["history"] == [
+            {"date": day(), "total_value": today, "item_count": 2},
+            {"date": day(1), "total_value": tomorrow, "item_count": 1}]
+        # days=1 is today only.
+        assert [h["date"] for h in p.get(base, params={"days": 1}).json()["history"]] \
+            == [day(1)]
+        assert db_sql(srv, f"SELECT count(*) FROM vault_daily WHERE group_id = {g['id']}") \
+            == "2"
+    finally:
+        set_clock(srv, "0")
+
+
+def test_history_days_parameter(srv):
+    p, g = owner_with_vault(srv, "dayscount", [(sorted(catalog())[0], 1)], "Counter")
+    base = f"/api/v1/groups/{g['id']}/vault/history"
+    for bad in ["0", "366", "-1", "x", "1.5"]:
+        assert_error(p.get(base, params={"days": bad}), 400, "bad_request", bad)
+    assert p.get(base, params={"days": 365}).status_code == 200
+
+
+def test_free_group_and_downgrade_are_not_served(srv):
+    p, g = owner_with_vault(srv, "downgraded", [(sorted(catalog())[0], 5)], "Shrinker")
+    base = f"/api/v1/groups/{g['id']}/vault"
+    assert p.get(base + "/history").status_code == 200
+    cancel(srv, p)
+    assert_error(p.get(base + "/history"), 403, "forbidden")
+    assert_error(p.get(base + "/export"), 403, "forbidden")
+    # Still stored; premium again serves it.
+    assert db_sql(srv, f"SELECT count(*) FROM vault_daily WHERE group_id = {g['id']}") == "1"
+    premium(srv, p)
+    assert len(p.get(base + "/history").json()["history"]) == 1
+    # A free owner's group from the start.
+    f = Player(srv, "alwaysfree")
+    fg = f.create_group("Free")
+    assert_error(f.get(f"/api/v1/groups/{fg['id']}/vault/history"), 403, "forbidden")
+    assert_error(f.get(f"/api/v1/groups/{fg['id']}/vault/export"), 403, "forbidden")
+
+
+# ---- export ----
+
+def test_export_of_2000_items_parses_back_to_the_vault(srv):
+    known = sorted(catalog())[:1990]
+    items = [(i, (n % 97) + 1) for n, i in enumerate(known)]
+    # Ids the catalog lacks: no name, price 0.
+    items += [(10_000_000 + n, 3) for n in range(10)]
+    p, g = owner_with_vault(srv, "exporter", items, "Exporter")
+    pages, total, count = vault_pages(p, g["id"])
+    assert count == 2000 and len(pages) == 2000
+
+    r = p.get(f"/api/v1/groups/{g['id']}/vault/export", stream=True)
+    assert r.status_code == 200, r.text
+    assert r.headers["Content-Type"].startswith("text/csv")
+    assert r.headers.get("Transfer-Encoding") == "chunked"
+    rows = list(csv.DictReader(io.StringIO(r.content.decode("utf-8"))))
+    assert len(rows) == 2000
+    assert sum(int(row["value"]) for row in rows) == total
+    by_id = {row["id"]: row for row in rows}
+    for it in pages:
+        row = by_id[str(it["id"])]
+        assert (row["name"] or None) == it["name"], row
+        assert int(row["qty"]) == it["qty"]
+        assert int(row["unit_price"]) == it["unit_price"]
+        assert int(row["value"]) == it["value"]
+        assert row["holders"] == ";".join(
+            f"{h['character']}/{h['container']}/{h['qty']}" for h in it["holders"])
+
+    r = p.get(f"/api/v1/groups/{g['id']}/vault/export", params={"format": "json"})
+    assert r.status_code == 200, r.text
+    assert r.headers["Content-Type"].startswith("application/json")
+    doc = r.json()
+    assert doc["group_id"] == g["id"] and len(doc["items"]) == 2000
+    assert sum(it["value"] for it in doc["items"]) == total
+    assert {it["id"]: it["qty"] for it in doc["items"]} == \
+        {it["id"]: it["qty"] for it in pages}
+    assert_error(p.get(f"/api/v1/groups/{g['id']}/vault/export",
+                       params={"format": "xml"}), 400, "bad_request")
+
+
+def test_export_quotes_names(srv):
+    p, g = owner_with_vault(srv, "quoter", [(sorted(catalog())[0], 1)], "Quo Ter")
+    r = p.get(f"/api/v1/groups/{g['id']}/vault/export")
+    assert r.status_code == 200, r.text
+    lines = r.content.decode().split("\r\n")
+    assert lines[0] == "id,name,qty,unit_price,value,holders"
+    assert lines[1].endswith(',"Quo Ter/bank/1"'), lines[1]
+    assert lines[2] == ""
+
+
+# ---- who may call ----
+
+@pytest.mark.parametrize("route", ["history", "export"])
+def test_authorization(srv, route):
+    owner, g = owner_with_vault(srv, f"authz_{route}", [(sorted(catalog())[0], 1)],
+                                f"Az {route}")
+    path = f"/api/v1/groups/{g['id']}/vault/{route}"
+    admin = Player(srv, f"authz_{route}_admin")
+    member = Player(srv, f"authz_{route}_member")
+    stranger = Player(srv, f"authz_{route}_stranger")
+    assert admin.join(g["join_code"]).status_code == 200
+    assert member.join(g["join_code"]).status_code == 200
+    r = owner.patch(f"/api/v1/groups/{g['id']}/members/{admin.id}", {"role": "admin"})
+    assert r.status_code == 200, r.text
+    for who in (owner, admin, member):
+        assert who.get(path).status_code == 200, who.login
+        assert who.tget(path).status_code == 200, who.login
+    assert_error(stranger.get(path), 404, "not_found")
+    assert_error(requests.get(srv.url + path, timeout=TIMEOUT), 401, "unauthorized")
