@@ -29,7 +29,9 @@
  * With the webhooks flag off, due deliveries wait: the look re-checks the
  * flag every PAUSE_MS while any is due (and only then).  Delivered rows
  * older than PURGE_AGE_MS are deleted by the look, at most once an hour
- * per worker, in batches.
+ * per worker, in batches; so is activity past its group's plan's days
+ * (store/retention.h), at most every RETENTION_EVERY_MS: the look runs
+ * after writes that record activity, so this needs no timer of its own.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -45,6 +47,7 @@
 #include "src/crypto.h"
 #include "src/db/db.h"
 #include "src/log.h"
+#include "src/store/retention.h"
 #include "src/store/webhooks.h"
 #include "src/util.h"
 #include "worker/flags.h"
@@ -59,6 +62,8 @@
 #define PURGE_EVERY_MS		(3600LL * 1000)
 #define PURGE_AGE_MS		(30LL * 86400 * 1000)
 #define PURGE_BATCH		1000
+#define RETENTION_EVERY_MS	2000
+#define RETENTION_BATCH		500
 #define TIMER_SLACK_MS		5		/* fire just after "due", not before */
 #define DISCORD_MAX		2000		/* characters of a Discord message */
 
@@ -79,6 +84,7 @@ static struct {
 	int busy;			/* claimed and not finished */
 	int stopping;
 	uint64_t purged_at;		/* now_msec() of the last purge */
+	uint64_t retained_at;		/* ... and of the last activity purge */
 } L;
 
 /* ---- what is sent ---- */
@@ -367,6 +373,30 @@ purge(void)
 		L.purged_at = 0;	/* more left: again on the next look */
 }
 
+/*
+ * Activity past its plan's days (store/retention.h): at most every
+ * RETENTION_EVERY_MS per worker, on a look -- so only after writes --
+ * and at once again while batches come back full.
+ */
+static void
+retention(void)
+{
+	int n;
+
+	if (L.retained_at != 0 && now_msec() - L.retained_at < RETENTION_EVERY_MS)
+		return;
+	L.retained_at = now_msec();
+	n = store_retention_purge(RETENTION_BATCH);
+	if (n < 0)
+		log_warn("retention: purging old activity: %s", db_last_error()->message);
+	else if (n > 0)
+		log_info("retention: purged %d activity entries past their plan's days", n);
+	if (n >= RETENTION_BATCH) {
+		L.retained_at = 0;
+		L.again = 1;
+	}
+}
+
 /* Claim what is due into free slots; 1 when the look should run again. */
 static int
 look_once(void)
@@ -376,6 +406,7 @@ look_once(void)
 	int rc, free_slots, n;
 
 	purge();
+	retention();
 	rc = store_webhooks_next_due(&in_ms);
 	if (rc < 0) {
 		log_warn("webhooks: %s", db_last_error()->message);

@@ -22,6 +22,7 @@ from billingkit import (billing_settings, cancel, event, now_ms, premium, send,
 from client import TIMEOUT, assert_error, db_sql, start_mock
 from conftest import Launcher, command
 from groupkit import Player
+from helpers import wait_until
 
 
 @pytest.fixture(scope="module")
@@ -335,3 +336,51 @@ def test_secret_file_must_not_be_world_readable(tmp_path):
                          timeout=30)
     assert out.returncode == 1
     assert f"{conf}:2:" in out.stderr and "webhook_secret_file" in out.stderr, out.stderr
+
+
+# ---- activity retention ----
+
+def ago(days, minutes=0):
+    t = time.time() - days * 86400 - minutes * 60
+    return time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(t))
+
+
+def test_retention_purges_exactly_what_the_plan_no_longer_keeps(srv):
+    free = Player(srv, "keeper_free")
+    rich = Player(srv, "keeper_premium")
+    premium(srv, rich)
+    free.link("Freekeep")
+    rich.link("Richkeep")
+    fg = free.create_group("Week", ["Freekeep"])
+    pg = rich.create_group("Year", ["Richkeep"])
+    # Rows of a known age on each side of each plan's limit, by kind.
+    ages = {"fg": (fg, [("f_old", ago(7, 5)), ("f_kept", ago(7, -5)), ("f_new", ago(1))]),
+            "pg": (pg, [("p_old", ago(365, 5)), ("p_kept", ago(365, -5)),
+                        ("p_week", ago(8))])}
+    for g, rows in ages.values():
+        for kind, at in rows:
+            db_sql(srv, f"INSERT INTO activity (group_id, kind, created_at) "
+                        f"VALUES ({g['id']}, '{kind}', '{at}')")
+
+    def kinds(g):
+        return set(db_sql(srv, f"SELECT kind FROM activity WHERE group_id = {g['id']} "
+                               f"AND kind LIKE '%\\_%' ESCAPE '\\'").split())
+
+    # A write that records activity makes the delivery loop look, and
+    # purge; the purge runs at most every 2 s per worker, so keep writing.
+    seq = [1]
+
+    def purged():
+        seq[0] += 1
+        free.sync("Freekeep", "bank", [(4151, seq[0])], seq=seq[0])
+        rich.sync("Richkeep", "bank", [(4151, seq[0])], seq=seq[0])
+        return "f_old" not in kinds(fg) and "p_old" not in kinds(pg)
+    wait_until(purged, 20, "the purge")
+    assert kinds(fg) == {"f_kept", "f_new"}
+    assert kinds(pg) == {"p_kept", "p_week"}
+    # Downgraded, the premium group keeps a week too.
+    cancel(srv, rich)
+
+    def week():
+        return purged() and kinds(pg) == set()
+    wait_until(week, 20, "the downgraded purge")
