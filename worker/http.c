@@ -356,3 +356,18 @@ http_path_id(const char *s)
 	v = strtoll(s, &end, 10);
 	return errno || *end ? 0 : (int64_t)v;
 }
+
+void
+http_html_escape(struct evbuffer *b, const char *s)
+{
+	for (; s && *s; s++) {
+		switch (*s) {
+		case '&': evbuffer_add(b, "&amp;", 5); break;
+		case '<': evbuffer_add(b, "&lt;", 4); break;
+		case '>': evbuffer_add(b, "&gt;", 4); break;
+		case '"': evbuffer_add(b, "&quot;", 6); break;
+		case '\'': evbuffer_add(b, "&#39;", 5); break;
+		default: evbuffer_add(b, s, 1); break;
+		}
+	}
+}

@@ -75,6 +75,12 @@ void http_error(struct req *r, int status, const char *code, const char *fmt, ..
 /* Answer with a non-JSON body (bytes copied). */
 void http_reply_raw(struct req *r, int status, const char *content_type,
 		    const void *data, size_t len);
+struct evbuffer;
+
+/* Append s to b HTML-escaped (& < > " '), for text and attribute values
+ * of the pages cofferd writes itself (the mock providers'). */
+void http_html_escape(struct evbuffer *b, const char *s);
+
 /* Answer from the request's last database error (r->db.err, see db.h):
  * 409, 503 + Retry-After, or 500. */
 void http_db_error(struct req *r);

@@ -56,27 +56,11 @@ mock_enabled(struct req *r)
 	return 0;
 }
 
-/* HTML-escape s into b. */
-static void
-html_escape(struct evbuffer *b, const char *s)
-{
-	for (; s && *s; s++) {
-		switch (*s) {
-		case '&': evbuffer_add(b, "&amp;", 5); break;
-		case '<': evbuffer_add(b, "&lt;", 4); break;
-		case '>': evbuffer_add(b, "&gt;", 4); break;
-		case '"': evbuffer_add(b, "&quot;", 6); break;
-		case '\'': evbuffer_add(b, "&#39;", 5); break;
-		default: evbuffer_add(b, s, 1); break;
-		}
-	}
-}
-
 static void
 hidden(struct evbuffer *b, const char *name, const char *value)
 {
 	evbuffer_add_printf(b, "<input type=\"hidden\" name=\"%s\" value=\"", name);
-	html_escape(b, value);
+	http_html_escape(b, value);
 	evbuffer_add(b, "\">\n", 3);
 }
 

@@ -299,22 +299,6 @@ mock_enabled(struct req *r)
 	return 0;
 }
 
-/* HTML-escape s into b. */
-static void
-html_escape(struct evbuffer *b, const char *s)
-{
-	for (; s && *s; s++) {
-		switch (*s) {
-		case '&': evbuffer_add(b, "&amp;", 5); break;
-		case '<': evbuffer_add(b, "&lt;", 4); break;
-		case '>': evbuffer_add(b, "&gt;", 4); break;
-		case '"': evbuffer_add(b, "&quot;", 6); break;
-		case '\'': evbuffer_add(b, "&#39;", 5); break;
-		default: evbuffer_add(b, s, 1); break;
-		}
-	}
-}
-
 /* GET /billing/mock/checkout/{id}: the plan, its price and a Pay button. */
 static void
 mock_checkout_page(struct req *r)
@@ -342,17 +326,17 @@ mock_checkout_page(struct req *r)
 	evbuffer_add_printf(b, "<!doctype html>\n<html><head><meta charset=\"utf-8\">"
 	    "<title>Mock checkout</title></head><body>\n<h1>Mock billing provider</h1>\n"
 	    "<p>For development only: paying here charges nothing.</p>\n<p>Plan: <b>");
-	html_escape(b, p->name);
+	http_html_escape(b, p->name);
 	evbuffer_add_printf(b, "</b>, $%d.%02d a month</p>\n", p->price_cents / 100,
 	    p->price_cents % 100);
 	if (strcmp(status, "open") == 0) {
 		evbuffer_add_printf(b, "<form method=\"post\" action=\"/billing/mock/checkout/");
-		html_escape(b, db_text(row, 0, BILLING_CHECKOUT_ID));
+		http_html_escape(b, db_text(row, 0, BILLING_CHECKOUT_ID));
 		evbuffer_add_printf(b, "/complete\">\n<button type=\"submit\">Pay</button>\n"
 		    "</form>\n");
 	} else {
 		evbuffer_add_printf(b, "<p>This checkout is ");
-		html_escape(b, status);
+		http_html_escape(b, status);
 		evbuffer_add_printf(b, ".</p>\n");
 	}
 	evbuffer_add_printf(b, "</body></html>\n");

@@ -30,6 +30,32 @@
 
 /* ---- managing webhooks ---- */
 
+/*
+ * Lock group_id's row and read its owner's plan into *plan: 1, 0 no such
+ * group, -1.  Changes that count a group's webhooks queue on this lock
+ * (PostgreSQL); on SQLite the transaction already holds the write lock.
+ */
+static int
+lock_group(int64_t group_id, const struct store_plan **plan)
+{
+	static struct db_stmt *st;
+	struct db_value p[] = { DB_INT(group_id) };
+	struct db_result *row = NULL;
+	int rc;
+
+	if (st == NULL)
+		st = db_prepare_dual(
+		    "SELECT u.plan FROM groups g JOIN users u ON u.id = g.owner_id "
+		    "WHERE g.id = $1",
+		    "SELECT u.plan FROM groups g JOIN users u ON u.id = g.owner_id "
+		    "WHERE g.id = $1 FOR UPDATE OF g");
+	rc = db_get(st, p, 1, &row);
+	if (rc == 1)
+		*plan = store_plans_get(db_text(row, 0, 0));
+	db_result_free(row);
+	return rc;
+}
+
 struct create_ctx {
 	int64_t group_id;
 	const char *url, *format, *secret;
@@ -41,7 +67,7 @@ struct create_ctx {
 static int
 create_tx(void *arg)
 {
-	static struct db_stmt *lock, *count, *ins;
+	static struct db_stmt *count, *ins;
 	struct create_ctx *c = arg;
 	struct db_value pg[] = { DB_INT(c->group_id) };
 	struct db_value pi[] = { DB_INT(c->group_id), DB_TEXT(c->url), DB_TEXT(c->format),
@@ -49,25 +75,16 @@ create_tx(void *arg)
 	struct db_result *row = NULL;
 	int rc, full;
 
-	if (lock == NULL) {
-		/* Creations for one group queue on its row (PostgreSQL); on
-		 * SQLite the transaction already holds the write lock. */
-		lock = db_prepare_dual(
-		    "SELECT u.plan FROM groups g JOIN users u ON u.id = g.owner_id "
-		    "WHERE g.id = $1",
-		    "SELECT u.plan FROM groups g JOIN users u ON u.id = g.owner_id "
-		    "WHERE g.id = $1 FOR UPDATE OF g");
+	if (count == NULL) {
 		count = db_prepare("SELECT count(*) FROM webhooks WHERE group_id = $1");
 		ins = db_prepare("INSERT INTO webhooks (group_id, url, format, secret) "
 		    "VALUES ($1, $2, $3, $4) RETURNING " WEBHOOK_COLS);
 	}
-	rc = db_get(lock, pg, 1, &row);
+	rc = lock_group(c->group_id, &c->plan);
 	if (rc <= 0) {
 		c->outcome = STORE_WEBHOOKS_NO_GROUP;
 		return rc;
 	}
-	c->plan = store_plans_get(db_text(row, 0, 0));
-	db_result_free(row);
 	if (db_get(count, pg, 1, &row) != 1)
 		return -1;
 	full = db_int(row, 0, 0) >= c->plan->webhooks_per_group;
@@ -132,25 +149,16 @@ struct update_ctx {
 static int
 enable_over_limit(struct update_ctx *c)
 {
-	static struct db_stmt *lock, *count;
-	struct db_value pg[] = { DB_INT(c->group_id) };
+	static struct db_stmt *count;
 	struct db_value pc[] = { DB_INT(c->group_id), DB_INT(c->id) };
 	struct db_result *row = NULL;
 	int rc;
 
-	if (lock == NULL) {
-		lock = db_prepare_dual(
-		    "SELECT u.plan FROM groups g JOIN users u ON u.id = g.owner_id "
-		    "WHERE g.id = $1",
-		    "SELECT u.plan FROM groups g JOIN users u ON u.id = g.owner_id "
-		    "WHERE g.id = $1 FOR UPDATE OF g");
+	if (count == NULL)
 		count = db_prepare("SELECT count(*) FROM webhooks "
 		    "WHERE group_id = $1 AND enabled AND id <> $2");
-	}
-	if ((rc = db_get(lock, pg, 1, &row)) <= 0)
+	if ((rc = lock_group(c->group_id, &c->plan)) <= 0)
 		return rc;
-	c->plan = store_plans_get(db_text(row, 0, 0));
-	db_result_free(row);
 	if (db_get(count, pc, 2, &row) != 1)
 		return -1;
 	rc = db_int(row, 0, 0) >= c->plan->webhooks_per_group;
