@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 
 #include "src/config.h"
+#include "src/crypto.h"
 #include "src/listen.h"
 #include "src/log.h"
 #include "src/util.h"
@@ -560,7 +561,8 @@ section_line(const struct parser *p, const char *section, const char *key)
 /*
  * Billing is on with the mock provider or a webhook secret: the secret
  * file must then exist and be no one else's to read, since whoever knows
- * it can grant premium plans.
+ * it can grant premium plans.  In development the mock provider may run
+ * without one, on a random secret made here (config.h).
  */
 static int
 check_billing(struct parser *p)
@@ -569,11 +571,21 @@ check_billing(struct parser *p)
 	const char *f = cfg->webhook_secret_file;
 	struct stat st;
 
+	unsigned char key[32];
+
 	if (!cfg->billing_mock_provider && (f == NULL || f[0] == '\0'))
 		return 0;
+	if ((f == NULL || f[0] == '\0') && cfg->environment == ENV_DEVELOPMENT) {
+		/* Nothing outside this process tree calls the mock. */
+		if (crypto_random(key, sizeof(key)) < 0)
+			return fail(p, section_line(p, "billing", "mock_provider"),
+			    "no randomness for the mock provider's secret");
+		crypto_hex(key, sizeof(key), p->cfg->billing_dev_secret);
+		return 0;
+	}
 	if (f == NULL || f[0] == '\0')
 		return fail(p, section_line(p, "billing", "mock_provider"), "[billing] mock_provider = on "
-		    "needs [billing] webhook_secret_file");
+		    "needs [billing] webhook_secret_file (or environment = development)");
 	if (stat(f, &st) < 0)
 		return fail(p, setting_line(p, "webhook_secret_file"), "webhook_secret_file %s: %s",
 		    f, strerror(errno));

@@ -96,6 +96,9 @@ struct config {
 	/* [billing] */
 	int billing_mock_provider;
 	char *webhook_secret_file;
+	/* The mock provider's secret when no file is set (development only):
+	 * random per load, so the workers forked with this struct share it. */
+	char billing_dev_secret[65];
 
 	/* [webhooks] */
 	int webhook_max_attempts;

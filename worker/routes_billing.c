@@ -64,8 +64,9 @@
 /*
  * The webhook secret (config.c made sure the file exists and is not
  * world-readable): the file's contents less trailing white space, read
- * once.  NULL (logged) when billing is off or the file is unreadable,
- * empty, too large or holds a NUL byte.
+ * once; in development without a file, the mock provider's random one.
+ * NULL (logged) when billing is off or the file is unreadable, empty, too
+ * large or holds a NUL byte.
  */
 static const char *
 billing_secret(void)
@@ -79,7 +80,8 @@ billing_secret(void)
 	if (secret != NULL)
 		return secret;
 	if (path == NULL || path[0] == '\0')
-		return NULL;
+		return worker_config()->billing_dev_secret[0] ?
+		    worker_config()->billing_dev_secret : NULL;
 	if ((f = fopen(path, "r")) == NULL) {
 		log_error("[billing] webhook_secret_file %s: %m", path);
 		return NULL;

@@ -251,6 +251,10 @@ export_stream(struct req *r, struct drain *d, int json)
 	else
 		evbuffer_add_printf(b, "id,name,qty,unit_price,value,holders\r\n");
 	do {
+		/* Each page has the time a request has: a long export to a
+		 * client that keeps reading is not cut by the first deadline. */
+		r->db.deadline_usec = now_usec() +
+		    (uint64_t)worker_config()->request_timeout * 1000u;
 		if (store_vault_page(&vq, &rows) < 0) {
 			/* Too late for an error status: the body is cut short
 			 * (no last chunk), which the client sees. */

@@ -321,6 +321,17 @@ def test_billing_off_answers_documented_errors(cofferd, tmp_path):
     assert subscription(p)["status"] == "none"
 
 
+def test_development_mock_runs_without_a_secret_file(cofferd):
+    inst = start_mock(cofferd, "sqlite", {"billing": {"mock_provider": "on"}})
+    p = Player(inst, "devbuyer")
+    checkout(p)
+    assert subscription(p)["plan"] == "premium"
+    # Nobody outside knows the secret.
+    assert_error(send(inst, event("subscription.canceled", p.id, now_ms())), 400,
+                 "bad_request")
+    assert user_plan(p) == "premium"
+
+
 def test_secret_file_must_not_be_world_readable(tmp_path):
     settings = billing_settings(tmp_path)
     os.chmod(settings["billing"]["webhook_secret_file"], 0o644)
