@@ -18,6 +18,8 @@ struct flight {
 	struct evhttp_connection *conn;	/* NULL once the connection is done */
 	int handler_done;
 	int reply_done;
+	void (*closed_cb)(void *);	/* inflight_on_close */
+	void *closed_arg;
 };
 
 static TAILQ_HEAD(, flight) flights = TAILQ_HEAD_INITIALIZER(flights);
@@ -58,7 +60,10 @@ on_close(struct evhttp_connection *conn, void *arg)
 		if (f->conn == conn && !f->reply_done) {
 			f->reply_done = 1;
 			f->conn = NULL;
-			maybe_land(f);
+			if (f->closed_cb != NULL)
+				f->closed_cb(f->closed_arg);
+			else
+				maybe_land(f);
 		}
 	}
 }
@@ -77,6 +82,13 @@ inflight_begin(struct evhttp_request *ev)
 	else
 		f->reply_done = 1;
 	return f;
+}
+
+void
+inflight_on_close(struct flight *f, void (*cb)(void *), void *arg)
+{
+	f->closed_cb = cb;
+	f->closed_arg = arg;
 }
 
 void

@@ -19,6 +19,13 @@ struct flight;
 
 /* Start counting ev (hooks its completion and its connection's close). */
 struct flight *inflight_begin(struct evhttp_request *ev);
+/*
+ * Call cb(arg) when the request's connection closes before its reply was
+ * written (its handler still running: a streamed reply waiting for the
+ * client); NULL cb to stop.  A handler that waits for its client sets it,
+ * so a client that goes away wakes it at once.
+ */
+void inflight_on_close(struct flight *f, void (*cb)(void *), void *arg);
 /* The request's coroutine has ended (or it was answered without one). */
 void inflight_handler_done(struct flight *f);
 

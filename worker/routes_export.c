@@ -12,9 +12,9 @@
  * until evhttp has written the previous chunk out (the chunk's write
  * callback resumes it), so a slow reader slows the export instead of
  * growing the worker's memory; one that reads nothing for
- * [server] request_timeout ends it.  A client that goes away leaves the
- * request detached (no connection): the next step sees that and ends the
- * reply, which frees it.
+ * [server] request_timeout ends it.  A client that goes away wakes the
+ * wait at once (inflight_on_close) and leaves the request detached (no
+ * connection): the export sees that and ends the reply, which frees it.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -34,6 +34,7 @@
 #include "src/util.h"
 #include "worker/flags.h"
 #include "worker/http.h"
+#include "worker/inflight.h"
 #include "worker/router.h"
 #include "worker/routes.h"
 #include "worker/worker.h"
@@ -126,6 +127,13 @@ drain_timeout(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
 	(void)what;
+	drained(NULL, arg);
+}
+
+/* The client went away (inflight_on_close). */
+static void
+drain_closed(void *arg)
+{
 	drained(NULL, arg);
 }
 
@@ -314,7 +322,9 @@ vault_export(struct req *r)
 	evhttp_add_header(hdrs, "Cache-Control", "no-store");
 	evhttp_send_reply_start(r->ev, 200, "OK");
 	r->status = 200;
+	inflight_on_close(r->flight, drain_closed, &d);
 	rc = export_stream(r, &d, format);
+	inflight_on_close(r->flight, NULL, NULL);
 	evtimer_del(d.timer);
 	event_free(d.timer);
 	conn = evhttp_request_get_connection(r->ev);

@@ -7,6 +7,8 @@ page's numbers, and who may call each route.
 """
 import csv
 import io
+import re
+import socket
 import time
 
 import pytest
@@ -15,8 +17,10 @@ import requests
 from billingkit import billing_settings, cancel, premium
 from client import TIMEOUT, assert_error, db_sql, start_mock
 from conftest import Launcher
-from groupkit import Player, catalog
+from groupkit import CONTAINERS, Player, catalog
 from helpers import STOP_TIMEOUT, wait_until
+
+BIG = 6000              # items per container of the hang-up test's vault
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +28,10 @@ def srv(request, engine, tmp_path_factory):
     launcher = Launcher(tmp_path_factory)
     request.addfinalizer(launcher.close)
     tmp = tmp_path_factory.mktemp("history")
-    return start_mock(launcher.start, engine, billing_settings(tmp), catalog=True)
+    settings = billing_settings(tmp)
+    # Room for a vault larger than the socket buffers (the hang-up test).
+    settings["limits"] = {"max_container_items": BIG}
+    return start_mock(launcher.start, engine, settings, catalog=True)
 
 
 def set_clock(inst, offset):
@@ -182,6 +189,34 @@ def test_export_quotes_names(srv):
     assert lines[0] == "id,name,qty,unit_price,value,holders"
     assert lines[1].endswith(',"Quo Ter/bank/1"'), lines[1]
     assert lines[2] == ""
+
+
+def test_export_to_a_client_that_goes_away(srv):
+    """A client that stops reading and hangs up mid-export ends the export
+    at once (no worker waits for it), and the next export is whole."""
+    p = Player(srv, "leaver")
+    premium(srv, p)
+    p.link("Leaver")
+    g = p.create_group("Big vault", ["Leaver"])
+    for n, container in enumerate(CONTAINERS):
+        p.sync("Leaver", container, [(n * BIG + i, 1) for i in range(BIG)])
+    path = f"/api/v1/groups/{g['id']}/vault/export?format=json"
+    mark = srv.log_mark()
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.connect(("127.0.0.1", srv.port))
+    s.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\n"
+              f"Authorization: Bearer {p.token}\r\n\r\n".encode())
+    assert s.recv(4096).startswith(b"HTTP/1.1 200")
+    time.sleep(1)       # the server fills what the socket takes, and waits
+    s.close()
+    # Its access log line is written when the handler ends.
+    line = srv.wait_log(r"GET /api/v1/groups/%d/vault/export 200 .*ms$" % g["id"],
+                        timeout=5, since=mark).group(0)
+    # It was still sending when the client hung up, a second in.
+    assert float(line.split()[-1][:-2]) >= 900, line
+    r = p.get(path)
+    assert r.status_code == 200 and len(r.json()["items"]) == 8 * BIG, r.text[:200]
 
 
 # ---- who may call ----
