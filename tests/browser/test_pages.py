@@ -124,7 +124,7 @@ def check_item_detail(s):
         p.click("#vault tbody tr button.itemlink")
         p.wait("document.querySelector('#item-holders tbody tr')", what="the item's holders")
         assert p.eval("document.getElementById('item-detail').open")
-        assert p.eval("document.querySelector('#item-holders time')"), "no 'since' time"
+        assert p.eval("!!document.querySelector('#item-holders time')"), "no 'since' time"
         assert p.overflow() <= 0
         s.shot("item-detail")
         p.click("#item-close")
