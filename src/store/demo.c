@@ -177,6 +177,7 @@ enum demo_item_col {
 	DEMO_ITEM_ID,
 	DEMO_ITEM_NAME,
 	DEMO_ITEM_STACKABLE,
+	DEMO_ITEM_PRICE,
 };
 
 /* Rows of st_item_named, in SELECT order. */
@@ -222,7 +223,7 @@ prepare(void)
 	    " VALUES ($1, $2, $3) ON CONFLICT DO NOTHING");
 	st_share_ins = db_prepare("INSERT INTO group_characters (group_id, user_id,"
 	    " character_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING");
-	st_catalog = db_prepare("SELECT item_id, name, stackable FROM catalog_items"
+	st_catalog = db_prepare("SELECT item_id, name, stackable, price FROM catalog_items"
 	    " WHERE snapshot_id = (SELECT id FROM catalog_snapshots WHERE is_current)"
 	    " AND tradeable AND price > 0 AND price <= " FILLER_MAX_PRICE
 	    " AND name NOT LIKE '% note' AND name NOT LIKE '3rd age%' ORDER BY item_id");
@@ -285,20 +286,27 @@ ends_with(const char *s, const char *suffix)
 	return n >= m && strcmp(s + n - m, suffix) == 0;
 }
 
-/* A believable quantity of one catalog row for a bank or an inventory. */
+/* Filler stacks are worth at most this much each: the kits, not random
+ * piles of some pricey stackable, make up the top of the vault. */
+#define FILLER_STACK_VALUE	1500000
+
+/* A believable quantity of one filler item of a bank. */
 static int64_t
-quantity(const struct db_result *cat, int i, int bank, uint64_t *s)
+quantity(const struct db_result *cat, int i, uint64_t *s)
 {
 	const char *name = db_text(cat, i, DEMO_ITEM_NAME);
+	int64_t price = db_int(cat, i, DEMO_ITEM_PRICE), hi;
 
-	if (db_int(cat, i, DEMO_ITEM_ID) == COINS)
-		return bank ? between(s, 1000000, 150000000) : between(s, 100000, 5000000);
 	if (ends_with(name, " rune") || strstr(name, "arrow") || strstr(name, "bolts") ||
 	    ends_with(name, " dart"))
-		return bank ? between(s, 500, 25000) : between(s, 50, 2000);
-	if (db_bool(cat, i, DEMO_ITEM_STACKABLE))
-		return bank ? between(s, 10, 2000) : between(s, 1, 100);
-	return 1;		/* gear and other unstackable items */
+		hi = 8000;
+	else if (db_bool(cat, i, DEMO_ITEM_STACKABLE))
+		hi = 1000;
+	else
+		return 1;		/* gear and other unstackable items */
+	if (price > 0 && hi > FILLER_STACK_VALUE / price)
+		hi = FILLER_STACK_VALUE / price;
+	return hi < 1 ? 1 : between(s, 1, hi);
 }
 
 /* Index of item id in cat, or -1. */
@@ -391,7 +399,7 @@ pick_bank(const struct db_result *cat, const struct kit *kit, uint64_t *s, int *
 		if (idx[k] == coins || is_used(id, used, nused))
 			continue;
 		json_array_append_new(items, json_pack("{s:I,s:I}", "id", (json_int_t)id,
-		    "qty", (json_int_t)quantity(cat, idx[k], 1, s)));
+		    "qty", (json_int_t)quantity(cat, idx[k], s)));
 	}
 	free(idx);
 	return items;

@@ -256,6 +256,7 @@ def main():
     if binary is None:
         print("browser: SKIPPED: chromium is not installed "
               "(build-aux/install-deps.sh --test installs it)")
+        write_totals(0, 0)
         return 0
     os.makedirs(SHOTS, exist_ok=True)
 
@@ -268,11 +269,16 @@ def main():
     browser = None
     started = time.monotonic()
     try:
-        inst.wait_ready()
-        inst.wait_log(r"demo: seeded 3 users", timeout=30)
-        browser = cdp.Browser(binary)
-        suite = Suite(inst, browser)
-        checks = [(n, f) for n, f in globals().items() if n.startswith("check_")]
+        try:
+            inst.wait_ready()
+            inst.wait_log(r"demo: seeded 3 users", timeout=30)
+            browser = cdp.Browser(binary)
+            suite = Suite(inst, browser)
+        except Exception:
+            failed += 1
+            print("FAIL  starting cofferd and chromium\n%s" % traceback.format_exc())
+            suite = None
+        checks = [(n, f) for n, f in globals().items() if n.startswith("check_") and suite]
         for name, fn in checks:
             t0 = time.monotonic()
             seen = len(suite.page.problems())
@@ -298,13 +304,21 @@ def main():
         if failed:
             print(inst.log_tail(30))
         shutil.rmtree(work, ignore_errors=True)
+    return report(passed, failed, started)
+
+
+def report(passed, failed, started):
     print("browser: %d passed, %d failed in %.1f s; screenshots in %s"
           % (passed, failed, time.monotonic() - started, SHOTS))
+    write_totals(passed, failed)
+    return 1 if failed else 0
+
+
+def write_totals(passed, failed):
     totals = os.environ.get("COFFER_TEST_TOTALS")
     if totals:
         with open(totals, "a") as f:
             f.write("browser %d %d\n" % (passed, failed))
-    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -28,7 +28,11 @@ PAGES = ["/", "/login", "/app", "/app/groups/1", "/app/groups/1/activity",
 
 ASSETS = {
     "app.html": "text/html; charset=utf-8",
+    "404.html": "text/html; charset=utf-8",
     "app.js": "text/javascript; charset=utf-8",
+    "vault.js": "text/javascript; charset=utf-8",
+    "members.js": "text/javascript; charset=utf-8",
+    "billing.js": "text/javascript; charset=utf-8",
     "style.css": "text/css; charset=utf-8",
     "favicon.svg": "image/svg+xml",
 }
@@ -41,13 +45,17 @@ SECURITY = {
 
 BROWSER_TIMEOUT = 20    # seconds for the whole browser check
 
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+       "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+       "frame-ancestors 'none'")
+
 
 def check_security_headers(r):
     for name, value in SECURITY.items():
         assert r.headers.get(name) == value, (name, r.headers)
-    csp = r.headers.get("Content-Security-Policy", "")
-    assert "default-src 'self'" in csp
-    assert "unsafe-inline" not in csp and "unsafe-eval" not in csp
+    # Exactly the documented policy: scripts and styles from our origin
+    # only, so no inline script can run even if markup slipped in.
+    assert r.headers.get("Content-Security-Policy") == CSP, r.headers
 
 
 # ---- pages and assets (no database involved, but served per engine) ----
@@ -61,13 +69,38 @@ def test_pages_answer_the_html_shell(server):
         assert r.headers["Cache-Control"] == "no-cache"
         assert '<script src="/static/app.js" defer></script>' in r.text
         assert "<main id=\"main\"" in r.text
-    # Trailing slash, unknown page and other methods stay JSON errors.
+    # Trailing slash, unknown page and other methods stay JSON errors
+    # for API clients (no Accept: text/html).
     r = server.get("/app/nothing")
     client.assert_error(r, 404, "not_found")
     r = server.post("/app")
     assert r.status_code == 405 and r.headers["Allow"] == "GET"
     # Pages are on the main listener only.
     assert server.get("/app", admin=True).status_code == 404
+
+
+BROWSER_ACCEPT = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
+
+
+def test_unknown_path_is_an_html_404_for_browsers(server):
+    for path in ("/nothing", "/app/nothing", "/app/groups/1/nothing", "/join"):
+        r = server.get(path, headers=BROWSER_ACCEPT)
+        assert r.status_code == 404, path
+        assert r.headers["Content-Type"] == "text/html; charset=utf-8", path
+        check_security_headers(r)
+        assert "<h1>Page not found</h1>" in r.text and "<script" not in r.text
+        assert r.headers["Cache-Control"] == "no-cache"
+    # HEAD too, with no body.
+    r = requests.head(server.url + "/nothing", headers=BROWSER_ACCEPT, timeout=5)
+    assert r.status_code == 404 and r.headers["Content-Type"].startswith("text/html")
+    # The API's own paths stay JSON, whatever the client accepts.
+    for path in ("/api/v1/nothing", "/static/nothing.js", "/auth/nothing",
+                 "/internal/nothing", "/billing/nothing"):
+        r = server.get(path, headers=BROWSER_ACCEPT)
+        client.assert_error(r, 404, "not_found", path)
+    # Other methods keep their JSON answers.
+    r = server.post("/nothing", headers=BROWSER_ACCEPT)
+    client.assert_error(r, 404, "not_found")
 
 
 def test_html_has_no_inline_script_or_style(server):
@@ -79,6 +112,12 @@ def test_html_has_no_inline_script_or_style(server):
     # Every asset the shell refers to is served.
     for ref in re.findall(r'(?:src|href)="(/static/[^"]+)"', html):
         assert server.get(ref).status_code == 200, ref
+    # The scripts never turn text into markup.
+    for name in ASSETS:
+        if name.endswith(".js"):
+            js = server.get("/static/" + name).text
+            assert not re.search(r"\.(innerHTML|outerHTML)\s*[+]?=|insertAdjacentHTML|"
+                                 r"document\.write|\beval\(|new Function", js), name
 
 
 def test_static_assets(server):
@@ -258,7 +297,7 @@ VAULT_STATE = """(() => {
   return {path: location.pathname, title: document.title, rows: rows.length,
           first: rows.length ? rows[0].cells[0].textContent : null,
           total: (document.getElementById('total-value') || {}).textContent,
-          members: document.querySelectorAll('#roster li').length,
+          members: document.querySelectorAll('#roster li.member').length,
           error: (document.querySelector('.notice.error') || {}).textContent || null};
 })()"""
 

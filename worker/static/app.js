@@ -73,6 +73,18 @@ function replace(node, ...children) {
 	return node;
 }
 
+/* Give each cell of table's body its column's name (data-label), which
+ * style.css shows when a narrow screen turns the rows into lists. */
+function labelCells(table) {
+	const names = Array.from(table.querySelectorAll('thead th'), (th) => th.textContent.trim());
+	for (const tr of table.querySelectorAll('tbody tr'))
+		Array.from(tr.children).forEach((td, i) => {
+			if (names[i] && td.tagName === 'TD' && !td.hasAttribute('colspan'))
+				td.setAttribute('data-label', names[i]);
+		});
+	return table;
+}
+
 /* ---- formatting ---- */
 
 const NUMBER = new Intl.NumberFormat('en-US');
@@ -565,14 +577,14 @@ async function pageGroups(main, me) {
 		list = el('p', {class: 'muted'},
 			'You are not in a group yet: create one, or join one with a code.');
 	} else {
-		list = el('div', {class: 'scroll'}, el('table', {class: 'table', id: 'groups'},
+		list = el('div', {class: 'scroll'}, labelCells(el('table', {class: 'table', id: 'groups'},
 			el('thead', {}, el('tr', {}, el('th', {}, 'Group'), el('th', {}, 'Your role'),
 				el('th', {class: 'num'}, 'Members'), el('th', {}, 'Created'))),
 			el('tbody', {}, groups.map((g) => el('tr', {},
 				el('td', {}, el('a', {href: '/app/groups/' + g.id}, g.name)),
 				el('td', {}, roleBadge(g.role)),
 				el('td', {class: 'num'}, fmtInt(g.member_count)),
-				el('td', {}, fmtTime(g.created_at)))))));
+				el('td', {}, fmtTime(g.created_at))))))));
 	}
 
 	const name = el('input', {type: 'text', id: 'group-name', required: true,
@@ -864,6 +876,8 @@ async function pageSettings(main, me, id) {
 	async function loadMembers() {
 		const data = await api('GET', gpath + '/roster');
 		replace(membersBody, (data.members || []).map((m) => memberRow(m)));
+		if (membersBody.parentNode)
+			labelCells(membersBody.parentNode);
 	}
 	function memberRow(m) {
 		const self = m.user_id === me.id;
@@ -1006,6 +1020,8 @@ async function pageAccount(main, me) {
 				await api('DELETE', '/api/v1/me/tokens/' + t.id);
 				await loadTokens();
 			})))));
+		if (tokensBody.parentNode)
+			labelCells(tokensBody.parentNode);
 	}
 	const label = el('input', {type: 'text', id: 'token-label', required: true, maxlength: 64,
 		placeholder: 'My laptop'});
@@ -1048,6 +1064,8 @@ async function pageAccount(main, me) {
 					else
 						await loadSessions();
 				})))));
+		if (sessionsBody.parentNode)
+			labelCells(sessionsBody.parentNode);
 	}
 
 	/* characters */

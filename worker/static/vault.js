@@ -37,8 +37,8 @@ function equipSlot(name) {
 		['head', /\b(helm|helmet|hat|hood|coif|mask|faceguard|crown|serpentine|cowl|headband)\b/],
 		['hands', /\b(gloves|vambraces|bracers?|gauntlets)\b/],
 		['feet', /\b(boots|sandals|shoes)\b/],
-		['legs', /\b(legs|platelegs|plateskirt|skirt|tassets|chaps|chainskirt|cuisse|bottoms?|greaves)\b/],
-		['body', /\b(body|platebody|chestplate|top|chainbody|torso|robe top|shirt|hauberk|brassard)\b/],
+		['legs', /(legs|skirt|tassets|chaps|cuisse|bottoms?\b|greaves|\brobe$)/],
+		['body', /(body|chestplate|robetop|\btop\b|torso|shirt|hauberk|brassard)/],
 		['shield', /\b(shield|defender|book|kiteshield|ward|buckler|tome)\b/],
 	];
 	for (const [slot, re] of rules)
