@@ -574,8 +574,16 @@ async function pageGroups(main, me) {
 	const groups = data.groups || [];
 	let list;
 	if (groups.length === 0) {
-		list = el('p', {class: 'muted'},
-			'You are not in a group yet: create one, or join one with a code.');
+		list = el('div', {class: 'onboarding-lite', id: 'no-groups'},
+			el('h2', {}, 'Welcome to coffer'),
+			el('ol', {class: 'steps'},
+				el('li', {}, el('strong', {}, 'Create or join a group'), ' below: your ' +
+					'group-ironman team shares one vault.'),
+				el('li', {}, el('strong', {}, 'Create a plugin token'), ' on ',
+					el('a', {href: '/app/account'}, 'your account'), '.'),
+				el('li', {}, el('strong', {}, 'In the plugin'), ', set the server URL to ',
+					el('code', {}, location.origin), ' and paste the token. Your bank, ' +
+					'inventory and gear sync as you play.')));
 	} else {
 		list = el('div', {class: 'scroll'}, labelCells(el('table', {class: 'table', id: 'groups'},
 			el('thead', {}, el('tr', {}, el('th', {}, 'Group'), el('th', {}, 'Your role'),

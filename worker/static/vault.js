@@ -153,6 +153,24 @@ async function historyChart(gid) {
 		el('p', {class: 'small muted'}, fmtShort(min) + ' – ' + fmtShort(max) + ' gp'));
 }
 
+/* Bars of each member's and each container's share of the value:
+ * GET …/vault/summary.  Widths are set through the CSSOM, which the
+ * Content-Security-Policy allows (no inline style attribute). */
+function summaryCard(sum) {
+	const total = sum.total_value || 0;
+	const bars = (rows, label) => el('ul', {class: 'plain bars'}, rows.map((r) => {
+		const fill = el('span', {class: 'fill'});
+		fill.style.width = (total > 0 ? Math.max(1, 100 * r.total_value / total) : 0).toFixed(1) + '%';
+		return el('li', {}, el('div', {class: 'bar-head'}, el('span', {}, label(r)),
+			gpValue(r.total_value)), el('span', {class: 'bar', 'aria-hidden': 'true'}, fill));
+	}));
+	return [el('h2', {}, 'Who holds the value'),
+		bars(sum.members || [], (m) => m.display_name),
+		el('h2', {class: 'spaced'}, 'By container'),
+		bars((sum.containers || []).filter((c) => c.total_value > 0 || c.item_count > 0),
+			(c) => containerName(c.container))];
+}
+
 /* The vault page. */
 async function pageVault(main, me, id) {
 	const g = await loadGroup(main, id);
@@ -220,6 +238,18 @@ async function pageVault(main, me, id) {
 	const rosterList = el('ul', {class: 'plain roster', id: 'roster'});
 	const groupStorage = el('section', {class: 'card', id: 'group-storage', hidden: true,
 		'aria-label': 'Group storage'});
+	const summary = el('section', {class: 'card', id: 'summary', hidden: true,
+		'aria-label': 'Summary'});
+
+	async function loadSummary() {
+		try {
+			const sum = await api('GET', gpath + '/vault/summary');
+			summary.hidden = !(sum.total_value > 0);
+			replace(summary, summaryCard(sum));
+		} catch (e) {
+			summary.hidden = true;
+		}
+	}
 
 	/* --- filtering and sorting (all here, over `items`) --- */
 
@@ -562,14 +592,16 @@ async function pageVault(main, me, id) {
 							viewTable, viewMember)),
 					tablePane, memberPane),
 				el('div', {id: 'history-slot'})),
-			el('aside', {class: 'card', 'aria-label': 'Members'}, el('h2', {}, 'Members'), rosterList)));
+			el('aside', {}, el('section', {class: 'card', 'aria-label': 'Members'},
+				el('h2', {}, 'Members'), rosterList), summary)));
 	await loadRoster();
-	await load();
+	await Promise.all([load(), loadSummary()]);
 	historyChart(id).then((chart) => {
 		if (chart)
 			replace(document.getElementById('history-slot'), chart);
 	});
-	const reloadSoon = debounce(load, 400);
+	const reloadSoon = debounce(() => Promise.all([load(), loadSummary()]), 400);
+	const rosterSoon = debounce(loadRoster, 300);
 	liveEvents(id, {
 		vault: (v) => {
 			if (v) {
@@ -584,9 +616,9 @@ async function pageVault(main, me, id) {
 		presence: (p) => showPresence(rosterList, p),
 		activity: (a) => {
 			if (a && a.kind === 'level_up')
-				debounce(loadRoster, 300)();
+				rosterSoon();	/* the skills and level-ups changed */
 		},
-		roster: debounce(loadRoster, 300),
-		refresh: () => Promise.all([load(), loadRoster()]),
+		roster: debounce(() => Promise.all([loadRoster(), loadSummary()]), 300),
+		refresh: () => Promise.all([load(), loadRoster(), loadSummary()]),
 	});
 }
