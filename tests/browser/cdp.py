@@ -10,6 +10,11 @@ listening that another process could talk to.
 A reader thread splits the stream: answers wake the caller waiting for
 that id, events go to the page's list (console errors, exceptions,
 responses), which the tests read.  Every wait has a deadline.
+
+Page.mock() answers chosen requests itself (the Fetch domain): the
+reader thread fulfils them at once, without waiting for the browser's
+acknowledgement, so a page can be tested against an API shape before the
+server has it.
 """
 import json
 import os
@@ -56,6 +61,8 @@ class Browser:
         os.close(to_child_r)
         os.close(from_child_w)
         self._next = 0
+        self._wlock = threading.Lock()
+        self.fetch_handlers = {}    # session -> fn(request) -> (status, body, type) | None
         self._answers = {}
         self._cond = threading.Condition()
         self.events = []
@@ -78,6 +85,9 @@ class Browser:
             while b"\0" in buf:
                 raw, buf = buf.split(b"\0", 1)
                 msg = json.loads(raw)
+                if msg.get("method") == "Fetch.requestPaused":
+                    self._fetch(msg)
+                    continue
                 with self._cond:
                     if "id" in msg:
                         self._answers[msg["id"]] = msg
@@ -85,14 +95,39 @@ class Browser:
                         self.events.append(msg)
                     self._cond.notify_all()
 
-    def send(self, method, params=None, session=None, timeout=30):
+    def _write(self, method, params, session):
         with self._cond:
             self._next += 1
             mid = self._next
         msg = {"id": mid, "method": method, "params": params or {}}
         if session:
             msg["sessionId"] = session
-        os.write(self._w, json.dumps(msg).encode() + b"\0")
+        data = json.dumps(msg).encode() + b"\0"
+        with self._wlock:
+            while data:
+                data = data[os.write(self._w, data):]
+        return mid
+
+    def _fetch(self, msg):
+        """A request paused by Page.mock: answer it, or let it through."""
+        session, p = msg.get("sessionId"), msg["params"]
+        handler = self.fetch_handlers.get(session)
+        answer = handler(p["request"]) if handler else None
+        if answer is None:
+            self._write("Fetch.continueRequest", {"requestId": p["requestId"]}, session)
+            return
+        status, body, ctype = answer
+        if not isinstance(body, (str, bytes)):
+            body = json.dumps(body)
+        if isinstance(body, str):
+            body = body.encode()
+        self._write("Fetch.fulfillRequest", {
+            "requestId": p["requestId"], "responseCode": status,
+            "responseHeaders": [{"name": "Content-Type", "value": ctype}],
+            "body": base64.b64encode(body).decode()}, session)
+
+    def send(self, method, params=None, session=None, timeout=30):
+        mid = self._write(method, params, session)
         deadline = time.monotonic() + timeout
         with self._cond:
             while mid not in self._answers:
@@ -136,6 +171,17 @@ class Page:
 
     def send(self, method, params=None, timeout=30):
         return self.b.send(method, params, self.session, timeout)
+
+    def mock(self, patterns, handler):
+        """Pause requests matching patterns (Fetch URL patterns, * as
+        wildcard); handler(request) returns (status, body, content type)
+        to answer one, or None to let it through.  mock([], None) ends it."""
+        if not patterns:
+            self.b.fetch_handlers.pop(self.session, None)
+            self.send("Fetch.disable")
+            return
+        self.b.fetch_handlers[self.session] = handler
+        self.send("Fetch.enable", {"patterns": [{"urlPattern": u} for u in patterns]})
 
     def resize(self, width, height=900):
         self.width = width

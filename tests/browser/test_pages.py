@@ -213,6 +213,89 @@ def check_settings_account_billing_join(s):
                      lambda p: p.wait("document.getElementById('join')"))
 
 
+PLANS = {"plans": [
+    {"name": "free", "members_per_group": 5, "activity_days": 7, "webhooks_per_group": 0,
+     "history_export": False},
+    {"name": "premium", "members_per_group": 25, "activity_days": 365,
+     "webhooks_per_group": 10, "history_export": True, "price": "4.99 EUR / month"}]}
+
+
+def check_billing_upgrade(s):
+    """The billing page against the billing API's shapes (answered here,
+    through the DevTools Fetch domain): upgrade, the provider's redirect
+    back, then premium once the webhook has landed (the page polls)."""
+    p = s.page
+    st = {"plan": "free", "status": "none", "polls": 0, "csrf": None}
+
+    def api(req):
+        url, method = req["url"], req["method"]
+        if url.endswith("/api/v1/billing/plans"):
+            return 200, PLANS, "application/json"
+        if url.endswith("/api/v1/billing/subscription"):
+            if st["csrf"] and "checkout=done" in p_url[0]:
+                st["polls"] += 1
+                if st["polls"] >= 3:    # the webhook lands a moment later
+                    st.update(plan="premium", status="active")
+            return 200, {"plan": st["plan"], "status": st["status"],
+                         "current_period_end": "2027-01-01T00:00:00Z"
+                         if st["plan"] == "premium" else None}, "application/json"
+        if url.endswith("/api/v1/billing/checkout") and method == "POST":
+            st["csrf"] = req["headers"].get("X-CSRF-Token")
+            return 201, {"checkout_url": s.url + "/app/billing?checkout=done"}, "application/json"
+        return None
+    p_url = [""]
+    p.mock(["*/api/v1/billing/*"], api)
+    try:
+        for width in (NARROW, WIDE):
+            p.resize(width)
+            p.goto(s.url + "/app/billing")
+            p.wait("document.getElementById('plans')", what="the plan table")
+            assert "4.99" in p.text("#plans")
+            assert p.overflow() <= 0
+            s.shot("billing-plans")
+        p_url[0] = "checkout=done"
+        p.eval("[...document.querySelectorAll('#subscription button')]"
+               ".find(b => /Upgrade/.test(b.textContent)).click()")
+        p.wait("location.search === '?checkout=done' || /Welcome/.test("
+               "document.getElementById('billing-msg').textContent)", what="back from checkout")
+        p.wait("/Welcome to premium/.test(document.getElementById('billing-msg').textContent)",
+               timeout=15, what="premium after the webhook")
+        assert p.text("#plan-name") == "Premium"
+        assert st["csrf"], "checkout was sent without X-CSRF-Token"
+        s.shot("billing-premium")
+    finally:
+        p.mock([], None)
+
+
+def check_vault_history_and_export(s):
+    """A premium group's vault shows its value chart and export links."""
+    p = s.page
+    days = [{"date": "2026-11-%02d" % d, "total_value": 400000000 + d * 4000000 + (d % 3) * 9000000,
+             "item_count": 1300 + d} for d in range(1, 31)]
+
+    def api(req):
+        if "/vault/history" in req["url"]:
+            return 200, {"history": days}, "application/json"
+        return None
+    p.mock(["*/vault/history*"], api)
+    try:
+        for width in (WIDE, NARROW):
+            p.resize(width)
+            p.goto(s.url + "/app/groups/%s" % s.gid)
+            p.wait("document.querySelector('#history svg.chart polyline')", what="the chart")
+            assert p.eval("document.querySelectorAll('#history svg circle').length") == 30
+            hrefs = p.eval("[...document.querySelectorAll('#history a[download]')]"
+                           ".map(a => a.getAttribute('href'))")
+            assert hrefs == ["/api/v1/groups/%s/vault/export" % s.gid,
+                             "/api/v1/groups/%s/vault/export?format=json" % s.gid], hrefs
+            assert p.overflow() <= 0
+            p.eval("document.getElementById('history').scrollIntoView()")
+            s.shot("vault-history")
+    finally:
+        p.mock([], None)
+        p.resize(WIDE)
+
+
 def check_onboarding(s):
     """A new user's empty group walks them to a token, the URL, the invite."""
     p = s.page

@@ -1083,11 +1083,11 @@ async function pageAccount(main, me) {
 		append(charsBox, el('p', {class: 'muted'}, 'No characters yet: they appear here once ' +
 			'the plugin has synced them with one of your tokens.'));
 	else
-		append(charsBox, el('table', {class: 'table', id: 'characters'},
+		append(charsBox, labelCells(el('table', {class: 'table', id: 'characters'},
 			el('thead', {}, el('tr', {}, el('th', {}, 'Character'), el('th', {}, 'Linked'),
 				el('th', {}, 'Last sync'))),
 			el('tbody', {}, chars.map((c) => el('tr', {}, el('td', {}, c.name),
-				el('td', {}, fmtTime(c.created_at)), el('td', {}, fmtTime(c.last_sync_at)))))));
+				el('td', {}, fmtTime(c.created_at)), el('td', {}, fmtTime(c.last_sync_at))))))));
 
 	/* deleting the account */
 	const delMsg = el('p', {class: 'small'});
@@ -1106,6 +1106,8 @@ async function pageAccount(main, me) {
 		el('section', {class: 'card'}, el('h2', {}, 'Plugin tokens'),
 			el('p', {class: 'muted small'}, 'A token lets the game-client plugin sync your ' +
 				'characters. Create one per computer; revoke it when you no longer use it.'),
+			el('p', {class: 'small'}, 'Server URL to paste into the plugin with the token: ',
+				el('code', {id: 'plugin-url'}, location.origin)),
 			tokenForm, created,
 			el('div', {class: 'scroll'}, el('table', {class: 'table', id: 'tokens'},
 				el('thead', {}, el('tr', {}, el('th', {}, 'Label'), el('th', {}, 'Created'),
