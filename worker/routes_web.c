@@ -197,9 +197,10 @@ static const char *const api_prefixes[] = {
 };
 
 /*
- * The router found no route for r.  A browser's page request (GET or
- * HEAD, Accept naming text/html, not under an API prefix) gets the HTML
- * 404 page and 1 is returned; otherwise 0 and the caller answers JSON.
+ * The router found no route for r.  A browser's page request on the main
+ * listener (GET or HEAD, Accept naming text/html, not under an API
+ * prefix) gets the HTML 404 page and 1 is returned; otherwise 0 and the
+ * caller answers JSON.
  */
 int
 routes_web_not_found(struct req *r)
@@ -208,6 +209,8 @@ routes_web_not_found(struct req *r)
 	    "Accept");
 	long i;
 
+	if (r->listener != LISTENER_MAIN)	/* the admin listener is for tools */
+		return 0;
 	if (r->method != EVHTTP_REQ_GET && r->method != EVHTTP_REQ_HEAD)
 		return 0;
 	if (accept == NULL || strstr(accept, "text/html") == NULL)

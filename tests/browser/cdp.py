@@ -271,13 +271,17 @@ class Page:
         """How many CSS pixels the page is wider than the viewport."""
         return self.eval("document.documentElement.scrollWidth - window.innerWidth")
 
-    def screenshot(self, path):
+    def screenshot(self, path, full=True):
+        """A PNG of the whole page (at most 6,000 px tall), or of what the
+        viewport shows (a dialog over the page)."""
         m = self.send("Page.getLayoutMetrics")
         size = m.get("cssContentSize") or m["contentSize"]
-        h = min(int(size["height"]) + 1, 6000)
+        view = m.get("cssLayoutViewport") or m["layoutViewport"]
+        h = min(int(size["height"]) + 1, 6000) if full else int(view["clientHeight"])
         shot = self.send("Page.captureScreenshot",
                          {"format": "png", "captureBeyondViewport": True,
-                          "clip": {"x": 0, "y": 0, "width": self.width, "height": h,
+                          "clip": {"x": 0, "y": 0 if full else view.get("pageY", 0),
+                                   "width": self.width, "height": h,
                                    "scale": 1}})
         with open(path, "wb") as f:
             f.write(base64.b64decode(shot["data"]))

@@ -43,8 +43,8 @@ class Suite:
         self.page = browser.new_page(WIDE)
         self.gid = None
 
-    def shot(self, name):
-        self.page.screenshot(os.path.join(SHOTS, "%s-%d.png" % (name, self.page.width)))
+    def shot(self, name, full=True):
+        self.page.screenshot(os.path.join(SHOTS, "%s-%d.png" % (name, self.page.width)), full)
 
     def at_both_widths(self, name, path, check=None):
         """Load path at each width: no horizontal overflow, a screenshot,
@@ -126,7 +126,7 @@ def check_item_detail(s):
         assert p.eval("document.getElementById('item-detail').open")
         assert p.eval("!!document.querySelector('#item-holders time')"), "no 'since' time"
         assert p.overflow() <= 0
-        s.shot("item-detail")
+        s.shot("item-detail", full=False)
         p.click("#item-close")
         p.wait("!document.getElementById('item-detail')")
     p.resize(WIDE)
@@ -290,7 +290,7 @@ def check_vault_history_and_export(s):
                              "/api/v1/groups/%s/vault/export?format=json" % s.gid], hrefs
             assert p.overflow() <= 0
             p.eval("document.getElementById('history').scrollIntoView()")
-            s.shot("vault-history")
+            s.shot("vault-history", full=False)
     finally:
         p.mock([], None)
         p.resize(WIDE)
@@ -313,11 +313,36 @@ def check_onboarding(s):
         pg.wait("document.querySelector('.onboarding')", what="the onboarding card")
         assert pg.text("#server-url") == s.url
         assert "/join/" in pg.text(".onboarding")
-    s.at_both_widths("onboarding", "/app/groups/%s" % gid, ready)
-    p.click(".onboarding button")
-    p.wait("/^cfr_/.test((document.querySelector('#onboard-token code') || {}).textContent || '')",
-           what="the new token")
-    s.shot("onboarding-token")
+    try:
+        s.at_both_widths("onboarding", "/app/groups/%s" % gid, ready)
+        p.click(".onboarding button")
+        p.wait("/^cfr_/.test((document.querySelector('#onboard-token code') || {})"
+               ".textContent || '')", what="the new token")
+        s.shot("onboarding-token")
+    finally:
+        # Back to alice for the checks after this one.
+        p.goto(s.url + "/auth/login/mock?login_hint=alice&name=Alice&next=/app")
+
+
+def check_smallest_phones(s):
+    """Every page also fits 360 px, the narrowest phones in use."""
+    p = s.page
+    p.resize(360)
+    try:
+        for path, ready in (("/", None), ("/app", "#groups"),
+                            ("/app/groups/%s" % s.gid, "#vault tbody tr"),
+                            ("/app/groups/%s?view=member" % s.gid, ".member-card"),
+                            ("/app/groups/%s/activity" % s.gid, "#activity li"),
+                            ("/app/groups/%s/settings" % s.gid, "#members tbody tr"),
+                            ("/app/account", "#tokens"), ("/app/billing", "h1"),
+                            ("/join/DEMXCLAN2345", "#join")):
+            p.goto(s.url + path)
+            if ready:
+                p.wait("document.querySelector(%r)" % ready, what=ready + " at " + path)
+            over = p.overflow()
+            assert over <= 0, "%s at 360 px is %d px too wide" % (path, over)
+    finally:
+        p.resize(WIDE)
 
 
 def check_not_found(s):

@@ -103,8 +103,10 @@ def test_unknown_path_is_an_html_404_for_browsers(server):
                  "/internal/nothing", "/billing/nothing"):
         r = server.get(path, headers=BROWSER_ACCEPT)
         client.assert_error(r, 404, "not_found", path)
-    # Other methods keep their JSON answers.
+    # Other methods, and the admin listener, keep their JSON answers.
     r = server.post("/nothing", headers=BROWSER_ACCEPT)
+    client.assert_error(r, 404, "not_found")
+    r = server.get("/nothing", admin=True, headers=BROWSER_ACCEPT)
     client.assert_error(r, 404, "not_found")
 
 

@@ -231,6 +231,9 @@ async function pageVault(main, me, id) {
 	const status = el('p', {class: 'muted small', id: 'vault-status'});
 	const more = el('button', {type: 'button', class: 'secondary', id: 'load-more', hidden: true},
 		'Show more');
+	const toolbar = el('div', {class: 'toolbar'}, search, container, member, clearBtn,
+		el('span', {class: 'segmented', role: 'group', 'aria-label': 'View'},
+			viewTable, viewMember));
 	const tablePane = el('div', {id: 'table-pane'},
 		el('div', {class: 'scroll'}, table), status, el('div', {class: 'more'}, more));
 	const memberPane = el('div', {id: 'member-pane', hidden: true});
@@ -363,8 +366,10 @@ async function pageVault(main, me, id) {
 		drawHead();
 		replace(tbody, list.slice(0, state.shown).map(row));
 		more.hidden = list.length <= state.shown;
+		table.hidden = whole.item_count === 0;
+		toolbar.hidden = whole.item_count === 0;
 		if (whole.item_count === 0)
-			replace(status, 'The vault is empty.');
+			replace(status, 'The vault is empty: it fills as soon as a member\'s plugin syncs.');
 		else if (list.length === 0)
 			replace(status, 'No item matches.');
 		else
@@ -586,11 +591,7 @@ async function pageVault(main, me, id) {
 		el('div', {class: 'split'},
 			el('div', {},
 				groupStorage,
-				el('section', {class: 'card', 'aria-label': 'Vault'},
-					el('div', {class: 'toolbar'}, search, container, member, clearBtn,
-						el('span', {class: 'segmented', role: 'group', 'aria-label': 'View'},
-							viewTable, viewMember)),
-					tablePane, memberPane),
+				el('section', {class: 'card', 'aria-label': 'Vault'}, toolbar, tablePane, memberPane),
 				el('div', {id: 'history-slot'})),
 			el('aside', {}, el('section', {class: 'card', 'aria-label': 'Members'},
 				el('h2', {}, 'Members'), rosterList), summary)));
