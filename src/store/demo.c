@@ -244,12 +244,14 @@ prepare(void)
 	    " VALUES ($1, $2, 0) ON CONFLICT DO NOTHING");
 	/* SQLite needs the WHERE to parse an upsert after INSERT ... SELECT. */
 	st_items_ins = db_prepare_dual(
-	    "INSERT INTO container_items (character_id, container, item_id, qty)"
-	    " SELECT $1, $2, json_extract(value, '$.id'), json_extract(value, '$.qty')"
+	    "INSERT INTO container_items (character_id, container, item_id, qty, held_since)"
+	    " SELECT $1, $2, json_extract(value, '$.id'), json_extract(value, '$.qty'),"
+	    " strftime('%Y-%m-%dT%H:%M:%fZ', 'now',"
+	    " '-' || json_extract(value, '$.age') || ' minutes')"
 	    " FROM json_each($3) WHERE TRUE ON CONFLICT DO NOTHING",
-	    "INSERT INTO container_items (character_id, container, item_id, qty)"
-	    " SELECT $1::bigint, $2::text, x.id, x.qty"
-	    " FROM jsonb_to_recordset($3::jsonb) AS x(id integer, qty bigint)"
+	    "INSERT INTO container_items (character_id, container, item_id, qty, held_since)"
+	    " SELECT $1::bigint, $2::text, x.id, x.qty, now() - x.age * interval '1 minute'"
+	    " FROM jsonb_to_recordset($3::jsonb) AS x(id integer, qty bigint, age integer)"
 	    " ON CONFLICT DO NOTHING");
 	st_synced = db_prepare_dual(
 	    "UPDATE characters SET last_sync_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
@@ -661,12 +663,26 @@ seed_group(struct seed *sd)
 	return 0;
 }
 
+/*
+ * Write a container's items.  Each gets an "age" in minutes, so "held
+ * since" reads like a lived-in account: a bank's items arrived over two
+ * months, worn gear over a month, an inventory's today.
+ */
 static int
 fill(int64_t char_id, const char *container, json_t *items, struct seed *sd)
 {
 	struct db_value p[] = { DB_INT(char_id), DB_TEXT(container), DB_NULL() };
-	char *text = json_dumps(items, JSON_COMPACT);
+	int64_t most = strcmp(container, "inventory") == 0 ? 600 :
+	    strcmp(container, "equipment") == 0 ? 43200 : 86400;
+	uint64_t s = (uint64_t)char_id * 7919u + strlen(container);
+	size_t i;
+	json_t *it;
+	char *text;
 	int64_t rc;
+
+	json_array_foreach(items, i, it)
+		json_object_set_new(it, "age", json_integer(between(&s, 1, most)));
+	text = json_dumps(items, JSON_COMPACT);
 
 	if (text == NULL) {
 		db_set_error(DBE_MISUSE, "", "demo items: json_dumps failed");

@@ -100,6 +100,12 @@ def test_demo_seed_once(cofferd, engine):
         inst, "SELECT kind, count(*) FROM activity GROUP BY kind").splitlines())
     assert int(kinds.get("loot", 0)) >= 3 and int(kinds.get("level_up", 0)) >= 3, kinds
     assert int(kinds.get("quest", 0)) >= 1 and int(kinds.get("death", 0)) >= 1, kinds
+    # Banks were filled over weeks: "held since" is not the seed's moment.
+    day_ago = ("strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-1 day')" if engine == "sqlite"
+               else "now() - interval '1 day'")
+    old = sql(inst, "SELECT count(*) FROM container_items WHERE container = 'bank'"
+                    f" AND held_since < {day_ago}")
+    assert int(old) > 500, old
     assert int(sql(inst, VAULT_VALUE)) > 0
 
     before = counts(inst)

@@ -67,7 +67,10 @@ async function pageBilling(main, me) {
 		else if (!premium)
 			parts.push(actionButton('Upgrade to premium', '', msg, async () => {
 				const r = await api('POST', '/api/v1/billing/checkout', {plan: 'premium'});
-				location.assign(r.checkout_url);
+				const url = new URL(r.checkout_url, location.href);
+				if (url.protocol !== 'https:' && url.protocol !== 'http:')
+					throw new ApiError(0, 'bad_checkout', 'the payment provider sent an unusable address');
+				location.assign(url.href);
 			}));
 		replace(subBox, parts);
 	}
