@@ -248,6 +248,27 @@ VAULT_STATE = """(() => {
 })()"""
 
 
+class Chromium:
+    """open / evaluate / close over the browser suite's client, for the
+    tests that drive one page (test_events.py's live vault page)."""
+
+    def __init__(self, binary, profile=None):
+        self.browser = cdp.Browser(binary)
+        self.pages = {}
+
+    def open(self, url):
+        page = self.browser.new_page(1400)
+        page.goto(url, ready=False)
+        self.pages[page.session] = page
+        return page.session
+
+    def evaluate(self, session, expression):
+        return settled(self.pages[session], expression)
+
+    def close(self):
+        self.browser.close()
+
+
 def settled(page, expression):
     """expression's value, or None while the page is still loading (no
     document.body yet throws)."""
