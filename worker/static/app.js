@@ -585,14 +585,24 @@ async function pageGroups(main, me) {
 					el('code', {}, location.origin), ' and paste the token. Your bank, ' +
 					'inventory and gear sync as you play.')));
 	} else {
+		/* Each group's value and last sync (GET /groups/{id}), filled in
+		 * as they come; a group that fails just keeps its dash. */
+		const value = new Map(), synced = new Map();
 		list = el('div', {class: 'scroll'}, labelCells(el('table', {class: 'table', id: 'groups'},
 			el('thead', {}, el('tr', {}, el('th', {}, 'Group'), el('th', {}, 'Your role'),
-				el('th', {class: 'num'}, 'Members'), el('th', {}, 'Created'))),
+				el('th', {class: 'num'}, 'Members'), el('th', {class: 'num'}, 'Value'),
+				el('th', {}, 'Last sync'))),
 			el('tbody', {}, groups.map((g) => el('tr', {},
 				el('td', {}, el('a', {href: '/app/groups/' + g.id}, g.name)),
 				el('td', {}, roleBadge(g.role)),
 				el('td', {class: 'num'}, fmtInt(g.member_count)),
-				el('td', {}, fmtTime(g.created_at))))))));
+				el('td', {class: 'num'}, value.set(g.id, el('span', {}, '–')).get(g.id)),
+				el('td', {}, synced.set(g.id, el('span', {}, '–')).get(g.id))))))));
+		for (const g of groups)
+			api('GET', '/api/v1/groups/' + g.id).then((d) => {
+				replace(value.get(g.id), gpValue(d.total_value, true));
+				replace(synced.get(g.id), fmtTime(d.last_sync_at));
+			}).catch(() => {});
 	}
 
 	const name = el('input', {type: 'text', id: 'group-name', required: true,
