@@ -19,6 +19,7 @@
 #include "worker/auth.h"
 #include "worker/inflight.h"
 #include "worker/router.h"
+#include "worker/routes.h"
 #include "worker/worker.h"
 
 static const struct route **flat;	/* every route, in table order */
@@ -335,7 +336,7 @@ router_dispatch(struct evhttp_request *ev, void *arg)
 		if (allowed) {
 			add_allow(r, allowed);
 			http_error(r, 405, NULL, "method not allowed");
-		} else
+		} else if (!routes_web_not_found(r))
 			http_error(r, 404, NULL, "no such resource");
 		req_finish(r);
 		return;

@@ -32,6 +32,7 @@ extern const struct route routes_activity[];	/* routes_activity.c */
 extern const struct route routes_groups[];	/* routes_groups.c */
 extern const struct route routes_vault[];	/* routes_vault.c */
 extern const struct route routes_web[];		/* routes_web.c */
+int routes_web_not_found(struct req *);	/* routes_web.c: HTML 404 for browsers */
 extern const struct route routes_events[];	/* routes_events.c */
 extern const struct route routes_webhooks[];	/* routes_webhooks.c */
 extern const struct route routes_billing[];	/* routes_billing.c */

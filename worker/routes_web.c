@@ -8,7 +8,10 @@
  * knows nothing about groups or vaults here: no database access, no
  * templating, no data ever inserted into HTML by C -- the script inserts
  * data with textContent only.  Which paths are pages is still decided
- * here, so an unknown path stays a JSON 404 like everywhere else.
+ * here.  An unknown path is a JSON 404 like everywhere else, except for a
+ * browser navigating (GET or HEAD, Accept naming text/html, outside the
+ * API prefixes): it gets 404.html, a page a person can read, with the
+ * same 404 status (routes_web_not_found, called by the router).
  *
  * The assets live in worker/static/ and are compiled into the binary by
  * build-aux/embed-static.sh (static_files[], generated as static_files.c),
@@ -49,6 +52,7 @@ struct static_file {
 extern const struct static_file static_files[];
 
 #define SHELL_NAME	"app.html"
+#define NOT_FOUND_NAME	"404.html"
 #define ETAG_LEN	19	/* '"' + 16 hex digits + '"' + NUL */
 
 #define CSP	"default-src 'self'; script-src 'self'; style-src 'self'; " \
@@ -184,6 +188,44 @@ web_page(struct req *r)
 		return;
 	}
 	serve(r, (size_t)i, "no-cache");
+}
+
+/* Paths under these prefixes are the API's: their 404 stays JSON. */
+static const char *const api_prefixes[] = {
+	"/api/", "/auth/", "/internal/", "/billing/", "/static/", "/metrics", "/healthz",
+	"/readyz", NULL
+};
+
+/*
+ * The router found no route for r.  A browser's page request on the main
+ * listener (GET or HEAD, Accept naming text/html, not under an API
+ * prefix) gets the HTML 404 page and 1 is returned; otherwise 0 and the
+ * caller answers JSON.
+ */
+int
+routes_web_not_found(struct req *r)
+{
+	const char *accept = evhttp_find_header(evhttp_request_get_input_headers(r->ev),
+	    "Accept");
+	long i;
+
+	if (r->listener != LISTENER_MAIN)	/* the admin listener is for tools */
+		return 0;
+	if (r->method != EVHTTP_REQ_GET && r->method != EVHTTP_REQ_HEAD)
+		return 0;
+	if (accept == NULL || strstr(accept, "text/html") == NULL)
+		return 0;
+	for (size_t k = 0; api_prefixes[k] != NULL; k++)
+		if (strncmp(r->path, api_prefixes[k], strlen(api_prefixes[k])) == 0)
+			return 0;
+	if ((i = static_find(NOT_FOUND_NAME)) < 0)
+		return 0;
+	add_security_headers(r);
+	evhttp_add_header(evhttp_request_get_output_headers(r->ev), "Cache-Control",
+	    "no-cache");
+	http_reply_raw(r, 404, static_files[i].content_type, static_files[i].data,
+	    static_files[i].len);
+	return 1;
 }
 
 const struct route routes_web[] = {

@@ -68,11 +68,44 @@ def test_demo_seed_once(cofferd, engine):
                             f" ON c.id = ci.character_id WHERE c.name = '{name}'"
                             " AND ci.container = 'inventory'"))
         assert 1 <= inv <= 28
-    unpriced = sql(inst, "SELECT count(*) FROM container_items ci"
-                         " LEFT JOIN catalog_items ca ON ca.item_id = ci.item_id"
-                         " AND ca.snapshot_id = (SELECT id FROM catalog_snapshots"
-                         " WHERE is_current) WHERE ca.price IS NULL OR ca.price <= 0")
-    assert unpriced == "0"
+        # Worn gear, laid out like the game's equipment (one item a slot).
+        worn = int(sql(inst, "SELECT count(*) FROM container_items ci JOIN characters c"
+                             f" ON c.id = ci.character_id WHERE c.name = '{name}'"
+                             " AND ci.container = 'equipment'"))
+        assert 8 <= worn <= 11, (name, worn)
+        skills = sql(inst, "SELECT count(*), min(s.xp), max(s.xp) FROM skills s"
+                           f" JOIN characters c ON c.id = s.character_id WHERE c.name = '{name}'")
+        n, lo, hi = (int(x) for x in skills.split("|"))
+        assert n == 23 and lo >= 0 and hi <= 200000000, (name, skills)
+    # Every catalog id is known; only worn gear may be untradeable (price 0,
+    # as the game values a fire cape), never an unknown id.
+    unknown = sql(inst, "SELECT count(*) FROM container_items ci"
+                        " LEFT JOIN catalog_items ca ON ca.item_id = ci.item_id"
+                        " AND ca.snapshot_id = (SELECT id FROM catalog_snapshots"
+                        " WHERE is_current) WHERE ca.price IS NULL"
+                        " OR (ca.price <= 0 AND ci.container <> 'equipment')")
+    assert unknown == "0"
+    # No bank notes, no item at the source data's price cap.
+    odd = sql(inst, "SELECT count(*) FROM container_items ci JOIN catalog_items ca"
+                    " ON ca.item_id = ci.item_id AND ca.snapshot_id = (SELECT id FROM"
+                    " catalog_snapshots WHERE is_current) WHERE ca.name LIKE '% note'"
+                    " OR ca.price >= 2147483647")
+    assert odd == "0"
+    # The group's storage and a seed vault.
+    for container, least in (("group_storage", 10), ("seed_vault", 5)):
+        n = int(sql(inst, f"SELECT count(*) FROM container_items WHERE container = '{container}'"))
+        assert n >= least, (container, n)
+    # A week of history: loot with its items and value, level-ups, quests.
+    kinds = dict(line.split("|") for line in sql(
+        inst, "SELECT kind, count(*) FROM activity GROUP BY kind").splitlines())
+    assert int(kinds.get("loot", 0)) >= 3 and int(kinds.get("level_up", 0)) >= 3, kinds
+    assert int(kinds.get("quest", 0)) >= 1 and int(kinds.get("death", 0)) >= 1, kinds
+    # Banks were filled over weeks: "held since" is not the seed's moment.
+    day_ago = ("strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '-1 day')" if engine == "sqlite"
+               else "now() - interval '1 day'")
+    old = sql(inst, "SELECT count(*) FROM container_items WHERE container = 'bank'"
+                    f" AND held_since < {day_ago}")
+    assert int(old) > 500, old
     assert int(sql(inst, VAULT_VALUE)) > 0
 
     before = counts(inst)

@@ -5,16 +5,17 @@ shows "Demo Clan" and its vault.
 
 The end-to-end check runs twice: through the JSON API the pages call (the
 same requests, in the same order), and in a real headless Chromium when
-one is installed (Debian's `chromium`; skipped otherwise).  Chromium is
-driven over --remote-debugging-pipe, so the test needs no WebSocket
+one is installed (Debian's `chromium`; skipped otherwise), on both
+engines.  Chromium is driven over --remote-debugging-pipe by the browser
+suite's client (tests/browser/cdp.py), so the test needs no WebSocket
 client and no fixed waits: it polls the page's state with a deadline.
+The pages themselves are tested in depth by tests/browser.
 """
-import json
 import os
 import re
-import select
 import shutil
 import subprocess
+import sys
 import time
 
 import pytest
@@ -23,12 +24,20 @@ import requests
 import client
 from helpers import wait_until
 
+# The browser suite's DevTools client (Chromium over --remote-debugging-pipe).
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "browser"))
+import cdp  # noqa: E402
+
 PAGES = ["/", "/login", "/app", "/app/groups/1", "/app/groups/1/activity",
          "/app/groups/1/settings", "/app/account", "/app/billing", "/join/ABCD1234"]
 
 ASSETS = {
     "app.html": "text/html; charset=utf-8",
+    "404.html": "text/html; charset=utf-8",
     "app.js": "text/javascript; charset=utf-8",
+    "vault.js": "text/javascript; charset=utf-8",
+    "members.js": "text/javascript; charset=utf-8",
+    "billing.js": "text/javascript; charset=utf-8",
     "style.css": "text/css; charset=utf-8",
     "favicon.svg": "image/svg+xml",
 }
@@ -41,13 +50,17 @@ SECURITY = {
 
 BROWSER_TIMEOUT = 20    # seconds for the whole browser check
 
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+       "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+       "frame-ancestors 'none'")
+
 
 def check_security_headers(r):
     for name, value in SECURITY.items():
         assert r.headers.get(name) == value, (name, r.headers)
-    csp = r.headers.get("Content-Security-Policy", "")
-    assert "default-src 'self'" in csp
-    assert "unsafe-inline" not in csp and "unsafe-eval" not in csp
+    # Exactly the documented policy: scripts and styles from our origin
+    # only, so no inline script can run even if markup slipped in.
+    assert r.headers.get("Content-Security-Policy") == CSP, r.headers
 
 
 # ---- pages and assets (no database involved, but served per engine) ----
@@ -61,13 +74,40 @@ def test_pages_answer_the_html_shell(server):
         assert r.headers["Cache-Control"] == "no-cache"
         assert '<script src="/static/app.js" defer></script>' in r.text
         assert "<main id=\"main\"" in r.text
-    # Trailing slash, unknown page and other methods stay JSON errors.
+    # Trailing slash, unknown page and other methods stay JSON errors
+    # for API clients (no Accept: text/html).
     r = server.get("/app/nothing")
     client.assert_error(r, 404, "not_found")
     r = server.post("/app")
     assert r.status_code == 405 and r.headers["Allow"] == "GET"
     # Pages are on the main listener only.
     assert server.get("/app", admin=True).status_code == 404
+
+
+BROWSER_ACCEPT = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
+
+
+def test_unknown_path_is_an_html_404_for_browsers(server):
+    for path in ("/nothing", "/app/nothing", "/app/groups/1/nothing", "/join"):
+        r = server.get(path, headers=BROWSER_ACCEPT)
+        assert r.status_code == 404, path
+        assert r.headers["Content-Type"] == "text/html; charset=utf-8", path
+        check_security_headers(r)
+        assert "<h1>Page not found</h1>" in r.text and "<script" not in r.text
+        assert r.headers["Cache-Control"] == "no-cache"
+    # HEAD too, with no body.
+    r = requests.head(server.url + "/nothing", headers=BROWSER_ACCEPT, timeout=5)
+    assert r.status_code == 404 and r.headers["Content-Type"].startswith("text/html")
+    # The API's own paths stay JSON, whatever the client accepts.
+    for path in ("/api/v1/nothing", "/static/nothing.js", "/auth/nothing",
+                 "/internal/nothing", "/billing/nothing"):
+        r = server.get(path, headers=BROWSER_ACCEPT)
+        client.assert_error(r, 404, "not_found", path)
+    # Other methods, and the admin listener, keep their JSON answers.
+    r = server.post("/nothing", headers=BROWSER_ACCEPT)
+    client.assert_error(r, 404, "not_found")
+    r = server.get("/nothing", admin=True, headers=BROWSER_ACCEPT)
+    client.assert_error(r, 404, "not_found")
 
 
 def test_html_has_no_inline_script_or_style(server):
@@ -79,6 +119,12 @@ def test_html_has_no_inline_script_or_style(server):
     # Every asset the shell refers to is served.
     for ref in re.findall(r'(?:src|href)="(/static/[^"]+)"', html):
         assert server.get(ref).status_code == 200, ref
+    # The scripts never turn text into markup.
+    for name in ASSETS:
+        if name.endswith(".js"):
+            js = server.get("/static/" + name).text
+            assert not re.search(r"\.(innerHTML|outerHTML)\s*[+]?=|insertAdjacentHTML|"
+                                 r"document\.write|\beval\(|new Function", js), name
 
 
 def test_static_assets(server):
@@ -189,67 +235,6 @@ def test_demo_through_the_api_the_pages_use(demo):
     assert anon.status_code == 401
 
 
-class Chromium:
-    """Headless Chromium over --remote-debugging-pipe: the browser reads
-    NUL-terminated JSON commands on fd 3 and writes replies on fd 4; the
-    shell maps our stdin and stdout pipes onto those descriptors."""
-
-    def __init__(self, binary, profile):
-        args = [binary, "--headless", "--no-sandbox", "--disable-gpu",
-                "--disable-background-networking", "--disable-component-update",
-                "--disable-sync", "--no-first-run", f"--user-data-dir={profile}",
-                "--remote-debugging-pipe", "about:blank"]
-        cmd = ["sh", "-c", 'exec "$@" 3<&0 4>&1 </dev/null >/dev/null 2>&1', "sh", *args]
-        if shutil.which("setpriv"):
-            cmd = ["setpriv", "--pdeathsig", "KILL", "--"] + cmd
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-        self.buf = b""
-        self.last_id = 0
-
-    def call(self, method, params=None, session=None, timeout=10):
-        self.last_id += 1
-        msg = {"id": self.last_id, "method": method, "params": params or {}}
-        if session:
-            msg["sessionId"] = session
-        self.proc.stdin.write(json.dumps(msg).encode() + b"\0")
-        self.proc.stdin.flush()
-        deadline = time.monotonic() + timeout
-        while True:
-            while b"\0" in self.buf:
-                raw, self.buf = self.buf.split(b"\0", 1)
-                reply = json.loads(raw)
-                if reply.get("id") == self.last_id:
-                    assert "error" not in reply, (method, reply["error"])
-                    return reply["result"]
-            left = deadline - time.monotonic()
-            assert left > 0, f"chromium did not answer {method} within {timeout} s"
-            if select.select([self.proc.stdout], [], [], left)[0]:
-                chunk = os.read(self.proc.stdout.fileno(), 1 << 16)
-                assert chunk, "chromium exited"
-                self.buf += chunk
-
-    def open(self, url):
-        target = self.call("Target.createTarget", {"url": url})["targetId"]
-        return self.call("Target.attachToTarget",
-                         {"targetId": target, "flatten": True})["sessionId"]
-
-    def evaluate(self, session, expression):
-        r = self.call("Runtime.evaluate",
-                      {"expression": expression, "returnByValue": True}, session)
-        return r["result"].get("value")
-
-    def close(self):
-        try:
-            self.call("Browser.close", timeout=5)
-        except (AssertionError, OSError):
-            pass
-        try:
-            self.proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-
-
 # What the vault page shows once drawn: body[data-ready] is set by app.js
 # when the page is complete.
 VAULT_STATE = """(() => {
@@ -258,12 +243,42 @@ VAULT_STATE = """(() => {
   return {path: location.pathname, title: document.title, rows: rows.length,
           first: rows.length ? rows[0].cells[0].textContent : null,
           total: (document.getElementById('total-value') || {}).textContent,
-          members: document.querySelectorAll('#roster li').length,
+          members: document.querySelectorAll('#roster li.member').length,
           error: (document.querySelector('.notice.error') || {}).textContent || null};
 })()"""
 
 
-def test_demo_in_a_browser(demo, tmp_path):
+class Chromium:
+    """open / evaluate / close over the browser suite's client, for the
+    tests that drive one page (test_events.py's live vault page)."""
+
+    def __init__(self, binary, profile=None):
+        self.browser = cdp.Browser(binary)
+        self.pages = {}
+
+    def open(self, url):
+        page = self.browser.new_page(1400)
+        page.goto(url, ready=False)
+        self.pages[page.session] = page
+        return page.session
+
+    def evaluate(self, session, expression):
+        return settled(self.pages[session], expression)
+
+    def close(self):
+        self.browser.close()
+
+
+def settled(page, expression):
+    """expression's value, or None while the page is still loading (no
+    document.body yet throws)."""
+    try:
+        return page.eval(expression)
+    except cdp.CDPError:
+        return None
+
+
+def test_demo_in_a_browser(demo):
     binary = shutil.which("chromium")
     if binary is None:
         pytest.skip("chromium is not installed (apt-get install chromium)")
@@ -271,14 +286,15 @@ def test_demo_in_a_browser(demo, tmp_path):
     clan = next(g for g in s.get(demo.url + "/api/v1/groups", timeout=5).json()["groups"]
                 if g["name"] == "Demo Clan")
     started = time.monotonic()
-    browser = Chromium(binary, tmp_path / "profile")
+    browser = cdp.Browser(binary)
     try:
         # The login page's form goes to this URL; the mock approves at
         # once and the callback sends the browser on to next.
         url = (f"{demo.url}/auth/login/mock?login_hint=alice&name=Alice"
                f"&next=/app/groups/{clan['id']}")
-        page = browser.open(url)
-        state = wait_until(lambda: browser.evaluate(page, VAULT_STATE),
+        page = browser.new_page(1400)
+        page.goto(url, ready=False)
+        state = wait_until(lambda: settled(page, VAULT_STATE),
                            BROWSER_TIMEOUT, "the vault page to be drawn", interval=0.05)
         assert state["error"] is None, state
         assert state["path"] == f"/app/groups/{clan['id']}"
@@ -287,9 +303,9 @@ def test_demo_in_a_browser(demo, tmp_path):
         assert state["total"].endswith(" gp") and state["members"] == 3, state
 
         # Searching narrows the table (the request the search box sends).
-        browser.evaluate(page, """(() => { const q = document.getElementById('vault-q');
+        page.eval("""(() => { const q = document.getElementById('vault-q');
             q.value = 'coins'; q.dispatchEvent(new Event('input')); })()""")
-        wait_until(lambda: browser.evaluate(page, """(() => {
+        wait_until(lambda: settled(page, """(() => {
             const rows = [...document.querySelectorAll('#vault tbody tr')];
             return location.search === '?q=coins' && rows.length > 0 &&
                 rows.every(r => /coins/i.test(r.cells[0].textContent)); })()"""),

@@ -3,7 +3,10 @@
  *
  * cofferd answers every page path with the same shell (app.html); this
  * script looks at location.pathname, picks the page from the table at
- * the bottom (ROUTES) and draws it into <main> from the JSON API.  Links
+ * the bottom (ROUTES) and draws it into <main> from the JSON API.  The
+ * vault page (vault.js), the roster and onboarding (members.js) and the
+ * billing page (billing.js) live in their own classic scripts, loaded
+ * before this one; they share these helpers.  Links
  * between pages are ordinary links (full page loads): no client-side
  * history juggling beyond keeping the vault's filters in the query string.
  *
@@ -70,6 +73,18 @@ function replace(node, ...children) {
 	return node;
 }
 
+/* Give each cell of table's body its column's name (data-label), which
+ * style.css shows when a narrow screen turns the rows into lists. */
+function labelCells(table) {
+	const names = Array.from(table.querySelectorAll('thead th'), (th) => th.textContent.trim());
+	for (const tr of table.querySelectorAll('tbody tr'))
+		Array.from(tr.children).forEach((td, i) => {
+			if (names[i] && td.tagName === 'TD' && !td.hasAttribute('colspan'))
+				td.setAttribute('data-label', names[i]);
+		});
+	return table;
+}
+
 /* ---- formatting ---- */
 
 const NUMBER = new Intl.NumberFormat('en-US');
@@ -79,7 +94,7 @@ function fmtInt(n) {
 	return n === null || n === undefined ? '–' : NUMBER.format(n);
 }
 
-/* 3377316 -> "3.38M": for totals, beside the exact figure. */
+/* 3377316 -> "3.38M": for axes and short texts. */
 function fmtShort(n) {
 	const abs = Math.abs(n);
 	if (abs >= 1e9)
@@ -91,29 +106,83 @@ function fmtShort(n) {
 	return NUMBER.format(n);
 }
 
+/* The game's way: 999, 1.2K, 3.4M, 2.1B (one decimal, cut not rounded up,
+ * so a value never reads larger than it is). */
+function fmtStack(n) {
+	const abs = Math.abs(n);
+	const cut = (x) => {
+		const t = Math.trunc(x * 10) / 10;
+		return (Math.abs(t) >= 100 ? Math.trunc(t) : t).toString();
+	};
+	if (abs >= 1e9)
+		return cut(n / 1e9) + 'B';
+	if (abs >= 1e6)
+		return cut(n / 1e6) + 'M';
+	if (abs >= 1e3)
+		return cut(n / 1e3) + 'K';
+	return String(n);
+}
+
+/* The game's colour of a stack: yellow below 100K, white to 10M, green
+ * from 10M, and a fourth for 10B (style.css .tier-*). */
+function tier(n) {
+	if (n >= 1e10)
+		return 'tier-b';
+	if (n >= 1e7)
+		return 'tier-m';
+	if (n >= 1e5)
+		return 'tier-k';
+	return 'tier-y';
+}
+
+/* A value in gp, short and coloured, the exact figure on hover. */
+function gpValue(n, withUnit) {
+	if (n === null || n === undefined)
+		return el('span', {class: 'muted'}, '–');
+	return el('span', {class: 'gp ' + tier(n), title: NUMBER.format(n) + ' gp',
+		'data-exact': n}, fmtStack(n) + (withUnit ? ' gp' : ''));
+}
+
+/* A quantity: exact below 100K, then short, the exact figure on hover. */
+function stackQty(n) {
+	return n < 1e5 ? el('span', {}, NUMBER.format(n))
+		: el('span', {title: NUMBER.format(n)}, fmtStack(n));
+}
+
 function fmtGp(n) {
 	return n === null || n === undefined ? '–' : fmtShort(n) + ' gp';
 }
 
-/* "5 minutes ago", with the full local time as a tooltip. */
+/* "5 minutes ago" for a Date. */
+function relText(t) {
+	const secs = (t.getTime() - Date.now()) / 1000;
+	const units = [['year', 31536000], ['month', 2592000], ['week', 604800],
+		['day', 86400], ['hour', 3600], ['minute', 60]];
+	for (const [unit, size] of units)
+		if (Math.abs(secs) >= size)
+			return RELATIVE.format(Math.round(secs / size), unit);
+	return 'just now';
+}
+
+/* "5 minutes ago", with the full local time as a tooltip; it keeps
+ * ticking (the interval below). */
 function fmtTime(iso) {
 	if (!iso)
 		return el('span', {class: 'muted'}, 'never');
 	const t = new Date(iso);
 	if (isNaN(t))
 		return el('span', {}, String(iso));
-	const secs = (t.getTime() - Date.now()) / 1000;
-	const units = [['year', 31536000], ['month', 2592000], ['week', 604800],
-		['day', 86400], ['hour', 3600], ['minute', 60]];
-	let text = 'just now';
-	for (const [unit, size] of units) {
-		if (Math.abs(secs) >= size) {
-			text = RELATIVE.format(Math.round(secs / size), unit);
-			break;
-		}
-	}
-	return el('time', {datetime: iso, title: t.toLocaleString()}, text);
+	return el('time', {datetime: iso, title: t.toLocaleString(), class: 'rel'}, relText(t));
 }
+
+/* Relative times on the page tick every 20 s. */
+setInterval(() => {
+	for (const node of document.querySelectorAll('time.rel')) {
+		const text = relText(new Date(node.getAttribute('datetime')));
+		if (node.textContent !== text)
+			node.textContent = text;
+	}
+}, 20000);
 
 function capitalize(s) {
 	return s ? s.charAt(0).toUpperCase() + s.slice(1) : s;
@@ -505,17 +574,35 @@ async function pageGroups(main, me) {
 	const groups = data.groups || [];
 	let list;
 	if (groups.length === 0) {
-		list = el('p', {class: 'muted'},
-			'You are not in a group yet: create one, or join one with a code.');
+		list = el('div', {class: 'onboarding-lite', id: 'no-groups'},
+			el('h2', {}, 'Welcome to coffer'),
+			el('ol', {class: 'steps'},
+				el('li', {}, el('strong', {}, 'Create or join a group'), ' below: your ' +
+					'group-ironman team shares one vault.'),
+				el('li', {}, el('strong', {}, 'Create a plugin token'), ' on ',
+					el('a', {href: '/app/account'}, 'your account'), '.'),
+				el('li', {}, el('strong', {}, 'In the plugin'), ', set the server URL to ',
+					el('code', {}, location.origin), ' and paste the token. Your bank, ' +
+					'inventory and gear sync as you play.')));
 	} else {
-		list = el('div', {class: 'scroll'}, el('table', {class: 'table', id: 'groups'},
+		/* Each group's value and last sync (GET /groups/{id}), filled in
+		 * as they come; a group that fails just keeps its dash. */
+		const value = new Map(), synced = new Map();
+		list = el('div', {class: 'scroll'}, labelCells(el('table', {class: 'table', id: 'groups'},
 			el('thead', {}, el('tr', {}, el('th', {}, 'Group'), el('th', {}, 'Your role'),
-				el('th', {class: 'num'}, 'Members'), el('th', {}, 'Created'))),
+				el('th', {class: 'num'}, 'Members'), el('th', {class: 'num'}, 'Value'),
+				el('th', {}, 'Last sync'))),
 			el('tbody', {}, groups.map((g) => el('tr', {},
 				el('td', {}, el('a', {href: '/app/groups/' + g.id}, g.name)),
 				el('td', {}, roleBadge(g.role)),
 				el('td', {class: 'num'}, fmtInt(g.member_count)),
-				el('td', {}, fmtTime(g.created_at)))))));
+				el('td', {class: 'num'}, value.set(g.id, el('span', {}, '–')).get(g.id)),
+				el('td', {}, synced.set(g.id, el('span', {}, '–')).get(g.id))))))));
+		for (const g of groups)
+			api('GET', '/api/v1/groups/' + g.id).then((d) => {
+				replace(value.get(g.id), gpValue(d.total_value, true));
+				replace(synced.get(g.id), fmtTime(d.last_sync_at));
+			}).catch(() => {});
 	}
 
 	const name = el('input', {type: 'text', id: 'group-name', required: true,
@@ -564,7 +651,7 @@ async function joinGroup(code, characters) {
 }
 
 const CONTAINERS = ['inventory', 'equipment', 'bank', 'group_storage', 'seed_vault',
-	'rune_pouch', 'quiver', 'looting_bag'];
+	'rune_pouch', 'quiver', 'looting_bag', 'potion_storage'];
 
 function containerName(c) {
 	return capitalize(c.replace(/_/g, ' '));
@@ -581,258 +668,144 @@ function holdersText(holders) {
 	return Array.from(by, ([who, where]) => who + ': ' + where.join(', ')).join(' · ');
 }
 
-/* The vault page: the group's items, filtered, sorted and paged by the
- * server; filters are mirrored in the query string so a reload keeps them. */
-async function pageVault(main, me, id) {
-	const g = await loadGroup(main, id);
-	if (!g)
-		return;
-	setTitle(g.name);
-	const params = new URLSearchParams(location.search);
-	const state = {
-		q: params.get('q') || '',
-		container: CONTAINERS.includes(params.get('container')) ? params.get('container') : '',
-		sort: ['value', 'qty', 'name', 'id'].includes(params.get('sort')) ? params.get('sort') : 'value',
-		order: params.get('order') === 'asc' ? 'asc' : 'desc',
-		cursor: null,
-	};
-	let generation = 0;		/* answers to stale queries are dropped */
-
-	const statTotal = el('div', {class: 'value', id: 'total-value'}, '–');
-	const statItems = el('div', {class: 'value', id: 'item-count'}, '–');
-	const statMembers = el('div', {class: 'value'}, fmtInt(g.member_count));
-	const statSync = el('div', {class: 'value small', id: 'last-sync'}, fmtTime(g.last_sync_at));
-	const stats = el('div', {class: 'stats'},
-		el('div', {class: 'stat'}, el('div', {class: 'label'}, 'Total value'), statTotal),
-		el('div', {class: 'stat'}, el('div', {class: 'label'}, 'Items'), statItems),
-		el('div', {class: 'stat'}, el('div', {class: 'label'}, 'Members'), statMembers),
-		el('div', {class: 'stat'}, el('div', {class: 'label'}, 'Last sync'), statSync));
-
-	const search = el('input', {type: 'search', id: 'vault-q', placeholder: 'Search items',
-		'aria-label': 'Search items', value: state.q});
-	const container = el('select', {id: 'vault-container', 'aria-label': 'Container'},
-		el('option', {value: ''}, 'All containers'),
-		CONTAINERS.map((c) => el('option', {value: c, selected: c === state.container},
-			containerName(c))));
-	const columns = [
-		['name', 'Item', ''], ['qty', 'Qty', 'num'], [null, 'Unit price', 'num'],
-		['value', 'Value', 'num'], [null, 'Held by', ''],
-	];
-	const headRow = el('tr');
-	const tbody = el('tbody');
-	const table = el('table', {class: 'table', id: 'vault'}, el('thead', {}, headRow), tbody);
-	const status = el('p', {class: 'muted small', id: 'vault-status'});
-	const more = el('button', {type: 'button', class: 'secondary', id: 'load-more', hidden: true},
-		'Load more');
-	const roster = el('ul', {class: 'plain', id: 'roster'});
-
-	function drawHead() {
-		replace(headRow, columns.map(([key, text, cls]) => {
-			if (!key)
-				return el('th', {class: cls || null}, text);
-			const sorted = state.sort === key;
-			const b = el('button', {type: 'button', class: 'sort'}, text);
-			b.addEventListener('click', () => {
-				if (sorted)
-					state.order = state.order === 'asc' ? 'desc' : 'asc';
-				else {
-					state.sort = key;
-					state.order = key === 'name' ? 'asc' : 'desc';
-				}
-				reload();
-			});
-			return el('th', {class: cls || null, 'aria-sort': sorted
-				? (state.order === 'asc' ? 'ascending' : 'descending') : null}, b);
-		}));
-	}
-
-	function row(it) {
-		return el('tr', {},
-			el('td', {class: 'item'}, it.name === null ? el('span', {class: 'muted'}, 'Unknown item') : it.name,
-				' ', el('span', {class: 'muted small'}, '#' + it.id)),
-			el('td', {class: 'num'}, fmtInt(it.qty)),
-			el('td', {class: 'num'}, fmtInt(it.unit_price)),
-			el('td', {class: 'num'}, fmtInt(it.value)),
-			el('td', {class: 'holders'}, holdersText(it.holders)));
-	}
-
-	function query() {
-		const q = new URLSearchParams();
-		if (state.q)
-			q.set('q', state.q);
-		if (state.container)
-			q.set('container', state.container);
-		if (state.sort !== 'value')
-			q.set('sort', state.sort);
-		if (state.order !== 'desc')
-			q.set('order', state.order);
-		return q;
-	}
-
-	/* Fetch a page: the first one (replacing the rows) or, with
-	 * state.cursor set, the next one (appended). */
-	async function load(appendRows) {
-		const mine = ++generation;
-		const q = query();
-		q.set('limit', '100');
-		if (appendRows && state.cursor)
-			q.set('cursor', state.cursor);
-		let v;
-		try {
-			v = await api('GET', '/api/v1/groups/' + encodeURIComponent(id) + '/vault?' + q);
-		} catch (e) {
-			if (mine === generation)
-				replace(status, errorNotice(e));
-			return;
-		}
-		if (mine !== generation)
-			return;
-		if (!appendRows)
-			clear(tbody);
-		append(tbody, (v.items || []).map(row));
-		state.cursor = v.next_cursor || null;
-		more.hidden = !state.cursor;
-		replace(statTotal, fmtGp(v.total_value));
-		statTotal.title = fmtInt(v.total_value) + ' gp';
-		replace(statItems, fmtInt(v.item_count));
-		const shown = tbody.childElementCount;
-		if (v.item_count === 0)
-			replace(status, state.q || state.container ? 'No item matches.' : 'The vault is empty.');
-		else
-			replace(status, 'Showing ' + fmtInt(shown) + ' of ' + fmtInt(v.item_count) +
-				' items, worth ' + fmtInt(v.total_value) + ' gp in all.');
-	}
-
-	function reload() {
-		const q = query().toString();
-		history.replaceState(null, '', location.pathname + (q ? '?' + q : ''));
-		drawHead();
-		state.cursor = null;
-		return load(false);
-	}
-
-	async function loadRoster() {
-		try {
-			const data = await api('GET', '/api/v1/groups/' + encodeURIComponent(id) + '/roster');
-			replace(roster, (data.members || []).map((m) => el('li', {},
-				el('div', {}, el('strong', {}, m.display_name), ' ', roleBadge(m.role)),
-				(m.characters || []).map((c) => el('div', {class: 'small muted'},
-					c.name, ' · synced ', fmtTime(c.last_sync_at))))));
-		} catch (e) {
-			replace(roster, el('li', {}, errorNotice(e)));
-		}
-	}
-
-	let typing = null;
-	search.addEventListener('input', () => {
-		clearTimeout(typing);
-		typing = setTimeout(() => {
-			state.q = search.value.trim();
-			reload();
-		}, 250);
-	});
-	container.addEventListener('change', () => {
-		state.container = container.value;
-		reload();
-	});
-	more.addEventListener('click', async () => {
-		more.disabled = true;
-		await load(true);
-		more.disabled = false;
-	});
-
-	replace(main, groupHeader(g, location.pathname), stats,
-		el('div', {class: 'split'},
-			el('section', {class: 'card', 'aria-label': 'Vault'},
-				el('div', {class: 'toolbar'}, search, container),
-				el('div', {class: 'scroll'}, table), status,
-				el('div', {class: 'more'}, more)),
-			el('aside', {class: 'card'}, el('h2', {}, 'Members'), roster)));
-	await Promise.all([reload(), loadRoster()]);
-	const reloadSoon = debounce(() => load(false), 300);
-	liveEvents(id, {
-		vault: (v) => {
-			/* The event's totals cover the whole vault: show them at
-			 * once when no filter narrows the view, then the rows. */
-			if (!state.q && !state.container && v) {
-				replace(statTotal, fmtGp(v.total_value));
-				statTotal.title = fmtInt(v.total_value) + ' gp';
-				replace(statItems, fmtInt(v.item_count));
-			}
-			replace(statSync, fmtTime(new Date().toISOString()));
-			reloadSoon();
-		},
-		roster: debounce(loadRoster, 300),
-		refresh: () => Promise.all([load(false), loadRoster()]),
-	});
-}
-
 /* "Abyssal whip ×1, Coins ×1,000 and 3 more" */
 function itemsText(list, count) {
 	const names = (list || []).slice(0, 5).map((it) =>
-		(it.name || 'item #' + it.id) + ' ×' + fmtInt(it.qty));
-	const rest = (count || 0) - names.length;
+		itemLabel(it) + ' ×' + fmtInt(it.qty || 1));
+	const rest = (count || (list || []).length) - names.length;
 	return names.join(', ') + (rest > 0 ? ' and ' + fmtInt(rest) + ' more' : '');
 }
 
-/* One activity entry (GET …/activity: {kind, character, data}) as text:
- * "items" (a sync's gains and losses), "level_up", or a plugin event. */
+/* An item's name from the entry, else from the vault page's items, else
+ * "Unknown item" (never an internal id). */
+function itemLabel(it) {
+	if (it.name)
+		return it.name;
+	const known = window.vaultNames && window.vaultNames.get(it.id);
+	return known && known.name ? known.name : 'Unknown item';
+}
+
+/* The value of a plugin event's items: theirs, or qty × the vault's price. */
+function itemsValue(list) {
+	let total = 0, known = false;
+	for (const it of list || []) {
+		if (typeof it.value === 'number') {
+			total += it.value;
+			known = true;
+		} else if (typeof it.price === 'number') {
+			total += it.price * (it.qty || 1);
+			known = true;
+		}
+	}
+	return known ? total : null;
+}
+
+const ACTIVITY_KINDS = [['', 'All events'], ['items', 'Items'], ['loot', 'Loot'],
+	['level_up', 'Level-ups'], ['quest', 'Quests'], ['death', 'Deaths'], ['other', 'Other']];
+
+function activityKind(a) {
+	return ACTIVITY_KINDS.some(([k]) => k && k !== 'other' && k === a.kind) ? a.kind : 'other';
+}
+
+/* One activity entry (GET …/activity: {kind, character, data}) as nodes:
+ * "items" (a sync's gains and losses), "level_up", loot, quests, deaths,
+ * or any other plugin event. */
 function activityText(a) {
-	const who = a.character || 'Someone';
+	const who = el('strong', {}, a.character || 'Someone');
 	const data = a.data || {};
 	if (a.kind === 'items') {
 		const parts = [];
 		if (data.gained_count)
-			parts.push('gained ' + itemsText(data.gained, data.gained_count) +
-				' (' + fmtGp(data.gained_value) + ')');
+			parts.push(['gained ' + itemsText(data.gained, data.gained_count) + ' (',
+				gpValue(data.gained_value, true), ')']);
 		if (data.lost_count)
-			parts.push('lost ' + itemsText(data.lost, data.lost_count) +
-				' (' + fmtGp(data.lost_value) + ')');
-		const where = data.container ? ' (' + containerName(data.container).toLowerCase() + ')' : '';
-		return who + where + ' ' + (parts.join('; ') || 'changed nothing');
+			parts.push(['lost ' + itemsText(data.lost, data.lost_count) + ' (',
+				gpValue(data.lost_value, true), ')']);
+		const where = data.container ? ' (' + containerName(data.container).toLowerCase() + ') ' : ' ';
+		return [who, where, parts.length ? parts.flatMap((p, i) => i ? ['; ', p] : [p])
+			: 'changed nothing'];
 	}
 	if (a.kind === 'level_up')
-		return who + ' reached level ' + data.level + ' in ' + capitalize(data.skill || '');
+		return [who, ' reached level ' + data.level + ' in ' + capitalize(data.skill || '')];
+	if (a.kind === 'loot') {
+		const value = itemsValue(data.items);
+		return [who, ' received loot' + (data.source ? ' from ' + data.source : ''),
+			data.items && data.items.length ? ': ' + itemsText(data.items) : '',
+			value !== null ? [' (', gpValue(value, true), ')'] : ''];
+	}
+	if (a.kind === 'quest')
+		return [who, ' completed ', data.quest || data.name || 'a quest'];
+	if (a.kind === 'death')
+		return [who, ' died', data.location ? ' at ' + data.location : '',
+			data.killer || data.source ? ' to ' + (data.killer || data.source) : ''];
 	const details = Object.entries(data)
 		.filter(([, v]) => typeof v === 'string' || typeof v === 'number')
 		.slice(0, 6).map(([k, v]) => k.replace(/_/g, ' ') + ': ' + v);
-	return who + ': ' + capitalize(String(a.kind || 'event').replace(/_/g, ' ')) +
-		(details.length ? ' — ' + details.join(', ') : '');
+	return [who, ': ' + capitalize(String(a.kind || 'event').replace(/_/g, ' ')) +
+		(details.length ? ' — ' + details.join(', ') : '')];
 }
+
+const KIND_MARK = {items: '⇄', loot: '★', level_up: '▲', quest: '✔', death: '☠', other: '•'};
 
 async function pageActivity(main, me, id) {
 	const g = await loadGroup(main, id);
 	if (!g)
 		return;
 	setTitle('Activity · ' + g.name);
-	const list = el('ul', {class: 'plain', id: 'activity'});
-	const status = el('p', {class: 'muted small'});
+	const gpath = '/api/v1/groups/' + encodeURIComponent(id);
+	const params = new URLSearchParams(location.search);
+	const filter = {who: params.get('character') || '', kind: params.get('kind') || ''};
+	const list = el('ul', {class: 'plain feed', id: 'activity'});
+	const status = el('p', {class: 'muted small', id: 'activity-status'});
 	const more = el('button', {type: 'button', class: 'secondary', hidden: true}, 'Load more');
+	const who = el('select', {id: 'activity-who', 'aria-label': 'Member'},
+		el('option', {value: ''}, 'Everyone'));
+	const kind = el('select', {id: 'activity-kind', 'aria-label': 'Type'},
+		ACTIVITY_KINDS.map(([k, text]) => el('option', {value: k, selected: k === filter.kind}, text)));
 	let cursor = null;
+	let entries = [];
 
-	const shown = new Set();	/* entry ids on the page */
-	const entry = (a) => {
-		shown.add(a.id);
-		return el('li', {'data-id': a.id},
-			el('div', {}, activityText(a)),
-			el('div', {class: 'small muted'}, fmtTime(a.created_at)));
-	};
+	const shown = new Set();	/* entry ids loaded */
+	const matches = (a) => (!filter.who || (a.character || '') === filter.who) &&
+		(!filter.kind || activityKind(a) === filter.kind);
+	const entry = (a) => el('li', {'data-id': a.id, 'data-kind': activityKind(a),
+		class: 'entry kind-' + activityKind(a)},
+	el('span', {class: 'mark', 'aria-hidden': 'true'}, KIND_MARK[activityKind(a)]),
+	el('div', {}, el('div', {}, activityText(a)),
+		el('div', {class: 'small muted'}, fmtTime(a.created_at))));
+
+	function draw() {
+		const q = new URLSearchParams();
+		if (filter.who)
+			q.set('character', filter.who);
+		if (filter.kind)
+			q.set('kind', filter.kind);
+		history.replaceState(null, '', location.pathname + (q.toString() ? '?' + q : ''));
+		const visible = entries.filter(matches);
+		replace(list, visible.map(entry));
+		replace(status, entries.length === 0 ? 'Nothing has happened yet: activity appears as ' +
+			'members sync, loot, level up and quest.' : visible.length === 0
+			? 'Nothing matches these filters' + (cursor ? ' yet: load more to look further back.' : '.')
+			: '');
+	}
 
 	async function load(appendRows) {
-		const q = new URLSearchParams();
+		const q = new URLSearchParams({limit: '100'});
 		if (appendRows && cursor)
 			q.set('cursor', cursor);
-		const data = await api('GET', '/api/v1/groups/' + encodeURIComponent(id) +
-			'/activity' + (q.toString() ? '?' + q : ''));
-		const entries = data.activity || [];
+		const data = await api('GET', gpath + '/activity?' + q);
 		if (!appendRows) {
-			clear(list);
+			entries = [];
 			shown.clear();
 		}
-		append(list, entries.map(entry));
+		for (const a of data.activity || [])
+			if (!shown.has(a.id)) {
+				shown.add(a.id);
+				entries.push(a);
+			}
 		cursor = data.next_cursor || null;
 		more.hidden = !cursor;
-		replace(status, list.childElementCount === 0 ? 'Nothing has happened yet.' : '');
+		draw();
 	}
 	more.addEventListener('click', async () => {
 		more.disabled = true;
@@ -843,20 +816,26 @@ async function pageActivity(main, me, id) {
 		}
 		more.disabled = false;
 	});
+	who.addEventListener('change', () => { filter.who = who.value; draw(); });
+	kind.addEventListener('change', () => { filter.kind = kind.value; draw(); });
 	replace(main, groupHeader(g, location.pathname),
-		el('section', {class: 'card'}, list, status, el('div', {class: 'more'}, more)));
-	try {
-		await load(false);
-	} catch (e) {
-		replace(status, errorNotice(e));
-	}
+		el('section', {class: 'card'},
+			el('div', {class: 'toolbar'}, who, kind),
+			list, status, el('div', {class: 'more'}, more)));
+	const [roster] = await Promise.all([
+		api('GET', gpath + '/roster').catch(() => ({members: []})),
+		load(false).catch((e) => replace(status, errorNotice(e))),
+	]);
+	const names = (roster.members || []).flatMap((m) => (m.characters || []).map((c) => c.name));
+	append(who, names.map((n) => el('option', {value: n, selected: n === filter.who}, n)));
 	/* A live entry goes on top, once (a replay may repeat one). */
 	liveEvents(id, {
 		activity: (a) => {
 			if (!a || shown.has(a.id))
 				return;
-			list.insertBefore(entry(a), list.firstChild);
-			replace(status, '');
+			shown.add(a.id);
+			entries.unshift(a);
+			draw();
 		},
 		refresh: () => load(false).catch(() => {}),
 	});
@@ -915,6 +894,8 @@ async function pageSettings(main, me, id) {
 	async function loadMembers() {
 		const data = await api('GET', gpath + '/roster');
 		replace(membersBody, (data.members || []).map((m) => memberRow(m)));
+		if (membersBody.parentNode)
+			labelCells(membersBody.parentNode);
 	}
 	function memberRow(m) {
 		const self = m.user_id === me.id;
@@ -1057,6 +1038,8 @@ async function pageAccount(main, me) {
 				await api('DELETE', '/api/v1/me/tokens/' + t.id);
 				await loadTokens();
 			})))));
+		if (tokensBody.parentNode)
+			labelCells(tokensBody.parentNode);
 	}
 	const label = el('input', {type: 'text', id: 'token-label', required: true, maxlength: 64,
 		placeholder: 'My laptop'});
@@ -1099,6 +1082,8 @@ async function pageAccount(main, me) {
 					else
 						await loadSessions();
 				})))));
+		if (sessionsBody.parentNode)
+			labelCells(sessionsBody.parentNode);
 	}
 
 	/* characters */
@@ -1108,11 +1093,11 @@ async function pageAccount(main, me) {
 		append(charsBox, el('p', {class: 'muted'}, 'No characters yet: they appear here once ' +
 			'the plugin has synced them with one of your tokens.'));
 	else
-		append(charsBox, el('table', {class: 'table', id: 'characters'},
+		append(charsBox, labelCells(el('table', {class: 'table', id: 'characters'},
 			el('thead', {}, el('tr', {}, el('th', {}, 'Character'), el('th', {}, 'Linked'),
 				el('th', {}, 'Last sync'))),
 			el('tbody', {}, chars.map((c) => el('tr', {}, el('td', {}, c.name),
-				el('td', {}, fmtTime(c.created_at)), el('td', {}, fmtTime(c.last_sync_at)))))));
+				el('td', {}, fmtTime(c.created_at)), el('td', {}, fmtTime(c.last_sync_at))))))));
 
 	/* deleting the account */
 	const delMsg = el('p', {class: 'small'});
@@ -1131,6 +1116,8 @@ async function pageAccount(main, me) {
 		el('section', {class: 'card'}, el('h2', {}, 'Plugin tokens'),
 			el('p', {class: 'muted small'}, 'A token lets the game-client plugin sync your ' +
 				'characters. Create one per computer; revoke it when you no longer use it.'),
+			el('p', {class: 'small'}, 'Server URL to paste into the plugin with the token: ',
+				el('code', {id: 'plugin-url'}, location.origin)),
 			tokenForm, created,
 			el('div', {class: 'scroll'}, el('table', {class: 'table', id: 'tokens'},
 				el('thead', {}, el('tr', {}, el('th', {}, 'Label'), el('th', {}, 'Created'),
@@ -1147,24 +1134,6 @@ async function pageAccount(main, me) {
 		loadTokens().catch((e) => replace(tokensMsg, errorNotice(e))),
 		loadSessions().catch((e) => replace(sessionsMsg, errorNotice(e))),
 	]);
-}
-
-function pageBilling(main, me) {
-	setTitle('Billing');
-	const rows = [
-		['Members per group', '5', '25'],
-		['Activity kept', '7 days', '365 days'],
-		['Webhooks per group', '–', '10'],
-		['Vault history and export', '–', 'yes'],
-	];
-	replace(main, el('h1', {}, 'Billing'),
-		el('section', {class: 'card'},
-			el('p', {class: 'notice'}, 'Billing comes later: for now every account is on the ',
-				el('strong', {}, me.plan || 'free'), ' plan.'),
-			el('table', {class: 'table'},
-				el('thead', {}, el('tr', {}, el('th', {}, ''), el('th', {}, 'Free'),
-					el('th', {}, 'Premium'))),
-				el('tbody', {}, rows.map((r) => el('tr', {}, r.map((c) => el('td', {}, c))))))));
 }
 
 async function pageJoin(main, me, code) {
