@@ -23,5 +23,6 @@ const struct route *const route_tables[] = {
 	routes_web,
 	routes_events,
 	routes_webhooks,
+	routes_compat,
 	NULL,
 };

@@ -34,6 +34,7 @@ extern const struct route routes_vault[];	/* routes_vault.c */
 extern const struct route routes_web[];		/* routes_web.c */
 extern const struct route routes_events[];	/* routes_events.c */
 extern const struct route routes_webhooks[];	/* routes_webhooks.c */
+extern const struct route routes_compat[];	/* routes_compat.c */
 
 /*
  * An activity entry (enum activity_col row i) as GET .../activity lists
