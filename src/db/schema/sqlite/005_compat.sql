@@ -15,9 +15,11 @@
 --    microsecond time each field last changed (a JSON object, same keys):
 --    the store reads and writes both whole, one member at a time.
 --  * the 'potion_storage' container kind.  SQLite cannot alter a CHECK, so
---    containers is rebuilt; container_items, its only child, is copied
---    aside and rebuilt after it (dropping a parent with foreign keys on
---    would cascade into the child), so every row and key stays as it was.
+--    containers is rebuilt the documented way (the runner has foreign keys
+--    off and checks them before the commit), and container_items, its only
+--    child, with it: both are copied aside, dropped and created again, so
+--    every row, held_since and key stays as it was and the child's foreign
+--    key names the new parent.
 
 CREATE TABLE compat_groups (
 	id		INTEGER PRIMARY KEY AUTOINCREMENT,
