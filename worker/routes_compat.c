@@ -524,6 +524,8 @@ update_member(struct req *r)
 		store_compat_update_free(&res);
 	} else if (rc == STORE_COMPAT_OVERFLOW)
 		text(r, 400, "An item's total quantity exceeds %d", STORE_QTY_MAX);
+	else if (rc == STORE_COMPAT_TOO_MANY)
+		text(r, 400, "The merged collection log or bank would be too long");
 	else
 		text(r, 500, "Database error");
 out:

@@ -42,6 +42,14 @@ static const struct {
 };
 #define NCONTAINER_FIELDS ((int)(sizeof(container_fields) / sizeof(container_fields[0])))
 
+/*
+ * What merging may grow to, so stored documents stay bounded: a
+ * collection log of COMPAT_LOG_MAX entries (the game has about 1,600), a
+ * bank of COMPAT_BANK_MAX items after deposits (the game's holds 1,410).
+ */
+#define COMPAT_LOG_MAX	10000
+#define COMPAT_BANK_MAX	2000
+
 int
 store_compat_valid_name(const char *name)
 {
@@ -523,26 +531,65 @@ add_pairs(json_t *arr, json_t *add)
 	return out;
 }
 
-/* The collection log: the stored pairs with the new ones merged (a new
- * quantity replaces the stored one): the plugin sends only new entries. */
+/* The (id, qty) pairs of a flat array, all of them, in an array of n. */
+static struct sync_item *
+all_pairs(json_t *arr, size_t *n)
+{
+	struct sync_item *v;
+
+	*n = json_is_array(arr) ? json_array_size(arr) / 2 : 0;
+	v = xcalloc(*n + 1, sizeof(*v));
+	for (size_t i = 0; i < *n; i++) {
+		v[i].id = json_integer_value(json_array_get(arr, 2 * i));
+		v[i].qty = json_integer_value(json_array_get(arr, 2 * i + 1));
+	}
+	return v;
+}
+
+static int
+cmp_pair(const void *a, const void *b)
+{
+	const struct sync_item *x = a, *y = b;
+
+	return (x->id > y->id) - (x->id < y->id);
+}
+
+/*
+ * The collection log: the stored pairs with the new ones merged (a new
+ * quantity replaces the stored one), by item id; the plugin sends only
+ * new entries.  Sorting both keeps a merge O(n log n) however long the
+ * log is.  NULL when it would hold more than COMPAT_LOG_MAX entries.
+ */
 static json_t *
 merge_log(json_t *stored, json_t *add)
 {
-	json_t *out = json_is_array(stored) ? json_deep_copy(stored) : json_array();
+	size_t ns, na, i = 0, j = 0;
+	struct sync_item *s = all_pairs(stored, &ns), *a = all_pairs(add, &na);
+	json_t *out = json_array();
 
-	for (size_t i = 0; i + 1 < json_array_size(add); i += 2) {
-		json_t *id = json_array_get(add, i), *qty = json_array_get(add, i + 1);
-		size_t j;
+	qsort(s, ns, sizeof(*s), cmp_pair);
+	qsort(a, na, sizeof(*a), cmp_pair);
+	while (i < ns || j < na) {
+		struct sync_item e;
 
-		for (j = 0; j + 1 < json_array_size(out); j += 2)
-			if (json_equal(json_array_get(out, j), id)) {
-				json_array_set(out, j + 1, qty);
-				break;
-			}
-		if (j + 1 >= json_array_size(out)) {
-			json_array_append(out, id);
-			json_array_append(out, qty);
+		if (j == na || (i < ns && s[i].id < a[j].id))
+			e = s[i++];
+		else {
+			if (i < ns && s[i].id == a[j].id)
+				i++;
+			e = a[j++];
+			/* A repeated id in one update: the last one counts. */
+			while (j < na && a[j].id == e.id)
+				e = a[j++];
 		}
+		json_array_append_new(out, json_integer(e.id));
+		json_array_append_new(out, json_integer(e.qty));
+	}
+	free(s);
+	free(a);
+	if (json_array_size(out) > 2 * COMPAT_LOG_MAX) {
+		json_decref(out);
+		return NULL;
 	}
 	return out;
 }
@@ -629,9 +676,10 @@ merge(struct member_update *m, json_t *fields, const char *now, int64_t seq)
 		if (strcmp(key, "name") == 0 || strcmp(key, "shared_bank") == 0 ||
 		    strcmp(key, "deposited") == 0)
 			continue;
-		if (strcmp(key, "collection_log_v2") == 0)
-			nv = merge_log(json_object_get(m->data, key), v);
-		else if (strcmp(key, "interacting") == 0) {
+		if (strcmp(key, "collection_log_v2") == 0) {
+			if ((nv = merge_log(json_object_get(m->data, key), v)) == NULL)
+				return STORE_COMPAT_TOO_MANY;
+		} else if (strcmp(key, "interacting") == 0) {
 			/* Stamped on receipt: the site shows it while it is fresh. */
 			nv = json_deep_copy(v);
 			json_object_set_new(nv, "last_updated", json_string(now));
@@ -650,6 +698,10 @@ merge(struct member_update *m, json_t *fields, const char *now, int64_t seq)
 	if (json_array_size(v) > 0) {
 		json_t *bank = add_pairs(json_object_get(m->data, "bank"), v);
 
+		if (json_array_size(bank) > 2 * COMPAT_BANK_MAX) {
+			json_decref(bank);
+			return STORE_COMPAT_TOO_MANY;
+		}
 		if (set_field(m->data, m->times, "bank", bank, now) &&
 		    queue_container(m, "bank", json_object_get(m->data, "bank"), seq) != 0)
 			return STORE_COMPAT_OVERFLOW;

@@ -66,6 +66,7 @@ enum store_compat_outcome {
 	STORE_COMPAT_TAKEN,		/* the new name is a member already */
 	STORE_COMPAT_FULL,		/* STORE_COMPAT_MEMBERS_MAX members already */
 	STORE_COMPAT_OVERFLOW,		/* an item's summed quantity is too large */
+	STORE_COMPAT_TOO_MANY,		/* the merged log or bank would be too long */
 };
 
 /* Add, delete or rename a member (names valid).  An outcome, or -1. */

@@ -332,7 +332,7 @@ def test_collection_log_is_merged(srv):
     r = requests.get(g.url("collection-log"), headers=g.auth, timeout=TIMEOUT)
     assert r.status_code == 200
     assert r.json() == [{"name": "Alice",
-                         "collection_log_v2": [WHIP, 1, 1249, 2, 11840, 1]}]
+                         "collection_log_v2": [1249, 2, WHIP, 1, 11840, 1]}]
 
 
 def test_skill_data(srv):
