@@ -535,14 +535,6 @@ out:
 
 /* ---- reads ---- */
 
-/* Fields get-group-data never answers. */
-static int
-hidden_field(const char *key)
-{
-	return strcmp(key, "shared_bank") == 0 || strcmp(key, "deposited") == 0 ||
-	    strcmp(key, "collection_log_v2") == 0;
-}
-
 /*
  * An RFC 3339 time ("2024-01-02T03:04:05.678Z", any fraction, Z or an
  * offset) as the microsecond text of store_compat_time, in out.  0 or -1.
@@ -594,31 +586,13 @@ parse_time(const char *s, char out[STORE_COMPAT_TIME_LEN])
 	return 0;
 }
 
-/* The members of g into *rows (NULL, no rows, for the demo group).  0,
- * or -1 after 500. */
-static int
-members(struct req *r, const struct compat_group *g, struct db_result **rows)
+/* Row i's value column col as JSON (a new reference; null if unreadable). */
+static json_t *
+value_json(const struct db_result *rows, int i, int col)
 {
-	*rows = NULL;
-	if (g->id != 0 && store_compat_members(g, rows) < 0) {
-		text(r, 500, "Database error");
-		return -1;
-	}
-	return 0;
-}
+	json_t *v = json_loads(db_text(rows, i, col), JSON_DECODE_ANY, NULL);
 
-/* Row i's documents (new references; empty objects if unreadable). */
-static void
-member_docs(const struct db_result *rows, int i, json_t **data, json_t **times)
-{
-	*data = json_loads(db_text(rows, i, COMPAT_MEMBER_DATA), 0, NULL);
-	*times = json_loads(db_text(rows, i, COMPAT_MEMBER_TIMES), 0, NULL);
-	if (!json_is_object(*data) || !json_is_object(*times)) {
-		json_decref(*data);
-		json_decref(*times);
-		*data = json_object();
-		*times = json_object();
-	}
+	return v ? v : json_null();
 }
 
 static void
@@ -626,9 +600,9 @@ group_data(struct req *r)
 {
 	const char *from = http_query(r, "from_time");
 	char since[STORE_COMPAT_TIME_LEN];
+	struct db_result *rows = NULL;
 	struct compat_group g;
-	struct db_result *rows;
-	json_t *out;
+	json_t *out, *m = NULL;
 
 	if (group_auth(r, 1, &g) < 0)
 		return;
@@ -636,34 +610,42 @@ group_data(struct req *r)
 		text(r, 400, "from_time must be an RFC 3339 time");
 		return;
 	}
-	if (members(r, &g, &rows) < 0)
+	if (g.id != 0 && store_compat_data(&g, since, &rows) < 0) {
+		text(r, 500, "Database error");
 		return;
+	}
 	out = json_array();
 	for (int i = 0; i < db_nrows(rows); i++) {
-		json_t *m = json_pack("{s:s}", "name", db_text(rows, i, COMPAT_MEMBER_NAME));
-		json_t *data, *times, *t;
-		const char *key, *last = NULL;
+		const char *name = db_text(rows, i, COMPAT_DATA_NAME);
 
-		member_docs(rows, i, &data, &times);
-		json_object_foreach(times, key, t) {
-			const char *ts = json_string_value(t);
-
-			if (ts == NULL || hidden_field(key))
-				continue;
-			if (last == NULL || strcmp(ts, last) > 0)
-				last = ts;
-			/* The same fixed-width text: text order is time order. */
-			if (strcmp(ts, since) >= 0 && json_object_get(data, key))
-				json_object_set(m, key, json_object_get(data, key));
+		/* Rows come by member: a new name starts its object. */
+		if (m == NULL || strcmp(json_string_value(json_object_get(m, "name")), name) != 0) {
+			m = json_pack("{s:s}", "name", name);
+			json_array_append_new(out, m);
 		}
-		if (last)
-			json_object_set_new(m, "last_updated", json_string(last));
-		json_array_append_new(out, m);
-		json_decref(data);
-		json_decref(times);
+		if (!db_isnull(rows, i, COMPAT_DATA_FIELD))
+			json_object_set_new(m, db_text(rows, i, COMPAT_DATA_FIELD),
+			    value_json(rows, i, COMPAT_DATA_VALUE));
+		if (!db_isnull(rows, i, COMPAT_DATA_LAST_UPDATED))
+			json_object_set_new(m, "last_updated",
+			    json_string(db_text(rows, i, COMPAT_DATA_LAST_UPDATED)));
 	}
 	db_result_free(rows);
 	json(r, 200, out);
+}
+
+/* The field of every member of g (none for the demo group) into *rows.
+ * 0, or -1 after 500. */
+static int
+member_field(struct req *r, const struct compat_group *g, const char *field,
+	     struct db_result **rows)
+{
+	*rows = NULL;
+	if (g->id != 0 && store_compat_field(g, field, rows) < 0) {
+		text(r, 500, "Database error");
+		return -1;
+	}
+	return 0;
 }
 
 static void
@@ -684,28 +666,25 @@ skill_data(struct req *r)
 		text(r, 400, "period must be Day, Week, Month or Year");
 		return;
 	}
-	if (members(r, &g, &rows) < 0)
+	if (member_field(r, &g, "skills", &rows) < 0)
 		return;
 	/* Coffer keeps no 30-minute history here: the current skills, at
 	 * the time they last changed, are the one point of any period. */
 	out = json_array();
 	for (int i = 0; i < db_nrows(rows); i++) {
-		const char *name = db_text(rows, i, COMPAT_MEMBER_NAME);
-		json_t *data, *times, *points = json_array();
+		const char *name = db_text(rows, i, COMPAT_FIELD_NAME);
+		json_t *points = json_array();
 
 		if (strcmp(name, STORE_COMPAT_SHARED) == 0) {
 			json_decref(points);
 			continue;
 		}
-		member_docs(rows, i, &data, &times);
-		if (json_object_get(data, "skills") && json_object_get(times, "skills"))
-			json_array_append_new(points, json_pack("{s:O,s:O}",
-			    "time", json_object_get(times, "skills"),
-			    "data", json_object_get(data, "skills")));
+		if (!db_isnull(rows, i, COMPAT_FIELD_VALUE))
+			json_array_append_new(points, json_pack("{s:s,s:o}",
+			    "time", db_text(rows, i, COMPAT_FIELD_UPDATED_AT),
+			    "data", value_json(rows, i, COMPAT_FIELD_VALUE)));
 		json_array_append_new(out, json_pack("{s:s,s:o}", "name", name,
 		    "skill_data", points));
-		json_decref(data);
-		json_decref(times);
 	}
 	db_result_free(rows);
 	json(r, 200, out);
@@ -718,20 +697,14 @@ collection_log(struct req *r)
 	struct db_result *rows;
 	json_t *out;
 
-	if (group_auth(r, 1, &g) < 0 || members(r, &g, &rows) < 0)
+	if (group_auth(r, 1, &g) < 0 || member_field(r, &g, "collection_log_v2", &rows) < 0)
 		return;
 	out = json_array();
-	for (int i = 0; i < db_nrows(rows); i++) {
-		json_t *data, *times, *log;
-
-		member_docs(rows, i, &data, &times);
-		log = json_object_get(data, "collection_log_v2");
-		if (log != NULL)
-			json_array_append_new(out, json_pack("{s:s,s:O}", "name",
-			    db_text(rows, i, COMPAT_MEMBER_NAME), "collection_log_v2", log));
-		json_decref(data);
-		json_decref(times);
-	}
+	for (int i = 0; i < db_nrows(rows); i++)
+		if (!db_isnull(rows, i, COMPAT_FIELD_VALUE))
+			json_array_append_new(out, json_pack("{s:s,s:o}", "name",
+			    db_text(rows, i, COMPAT_FIELD_NAME), "collection_log_v2",
+			    value_json(rows, i, COMPAT_FIELD_VALUE)));
 	db_result_free(rows);
 	json(r, 200, out);
 }

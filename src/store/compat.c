@@ -1,11 +1,12 @@
 /*
  * store/compat.c -- the compat_groups and compat_members tables.
  *
- * See compat.h for the model and the lock order.  A member's data and
- * times are merged here, in C, with jansson: the documents are small
- * (a full bank is 3,000 numbers) and both engines then store plain text,
- * so there is no JSON dialect to tell apart.  Containers and skills go
- * through store_sync_batch_in_tx (sync.h) inside this file's transaction.
+ * See compat.h for the model and the lock order.  Field values are
+ * JSON text, written compact by jansson and compared as text (the same
+ * value always dumps to the same text); the merges (collection log,
+ * deposited items) happen here, in C, so there is no JSON dialect to tell
+ * apart between the engines.  Containers and skills go through
+ * store_sync_batch_in_tx (sync.h) inside this file's transaction.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -267,12 +268,11 @@ store_compat_create(const char *name, const char *token_hash, const char *const 
 /* ---- members ---- */
 
 /*
- * Lock the member name of g (ignoring case): *id, *character_id and, with
- * data/times, the documents (new references).  1, 0 (no such member), -1.
+ * Lock the member name of g (ignoring case): *id and *character_id.  1, 0
+ * (no such member), -1.
  */
 static int
-lock_member(int64_t compat_id, const char *name, int64_t *id, int64_t *character_id,
-	    json_t **data, json_t **times)
+lock_member(int64_t compat_id, const char *name, int64_t *id, int64_t *character_id)
 {
 	static struct db_stmt *st;
 	struct db_value p[] = { DB_INT(compat_id), DB_TEXT(name) };
@@ -281,25 +281,15 @@ lock_member(int64_t compat_id, const char *name, int64_t *id, int64_t *character
 
 	if (st == NULL)
 		st = db_prepare_dual(
-		    "SELECT id, character_id, data, times FROM compat_members "
+		    "SELECT id, character_id FROM compat_members "
 		    "WHERE compat_group_id = $1 AND name = $2",
-		    "SELECT id, character_id, data, times FROM compat_members "
+		    "SELECT id, character_id FROM compat_members "
 		    "WHERE compat_group_id = $1 AND lower(name) = lower($2) FOR UPDATE");
 	rc = db_get(st, p, 2, &row);
 	if (rc != 1)
 		return rc;
 	*id = db_int(row, 0, 0);
 	*character_id = db_int(row, 0, 1);
-	if (data) {
-		*data = json_loads(db_text(row, 0, 2), 0, NULL);
-		*times = json_loads(db_text(row, 0, 3), 0, NULL);
-		if (!json_is_object(*data) || !json_is_object(*times)) {
-			json_decref(*data);
-			json_decref(*times);
-			*data = json_object();
-			*times = json_object();
-		}
-	}
 	db_result_free(row);
 	return 1;
 }
@@ -359,7 +349,7 @@ add_tx(void *arg)
 		c->outcome = STORE_COMPAT_FULL;
 		return 0;
 	}
-	rc = lock_member(c->g->id, c->name, &id, &cid, NULL, NULL);
+	rc = lock_member(c->g->id, c->name, &id, &cid);
 	if (rc != 0) {
 		c->outcome = STORE_COMPAT_TAKEN;
 		return rc < 0 ? -1 : 0;
@@ -382,7 +372,7 @@ delete_tx(void *arg)
 		del = db_prepare("DELETE FROM characters WHERE id = $1");
 	if (lock_group(c->g->id) < 0)
 		return -1;
-	rc = lock_member(c->g->id, c->name, &id, &cid, NULL, NULL);
+	rc = lock_member(c->g->id, c->name, &id, &cid);
 	if (rc <= 0) {
 		c->outcome = STORE_COMPAT_NO_MEMBER;
 		return rc;
@@ -407,12 +397,12 @@ rename_tx(void *arg)
 		upd = db_prepare("UPDATE compat_members SET name = $2 WHERE id = $1");
 	if (lock_group(c->g->id) < 0)
 		return -1;
-	rc = lock_member(c->g->id, c->name, &id, &cid, NULL, NULL);
+	rc = lock_member(c->g->id, c->name, &id, &cid);
 	if (rc <= 0) {
 		c->outcome = STORE_COMPAT_NO_MEMBER;
 		return rc;
 	}
-	rc = lock_member(c->g->id, c->to, &id2, &cid2, NULL, NULL);
+	rc = lock_member(c->g->id, c->to, &id2, &cid2);
 	if (rc < 0)
 		return -1;
 	if (rc == 1 && id2 != id) {
@@ -469,15 +459,30 @@ store_compat_is_member(const struct compat_group *g, const char *name)
 }
 
 int
-store_compat_members(const struct compat_group *g, struct db_result **rows)
+store_compat_data(const struct compat_group *g, const char *since, struct db_result **rows)
 {
 	static struct db_stmt *st;
-	struct db_value p[] = { DB_INT(g->id) };
+	struct db_value p[] = { DB_INT(g->id), DB_TEXT(since) };
 
 	if (st == NULL)
-		st = db_prepare("SELECT name, data, times FROM compat_members "
-		    "WHERE compat_group_id = $1 ORDER BY id");
-	return db_all(st, p, 1, rows);
+		st = db_prepare("SELECT m.name, m.last_updated, f.field, f.value "
+		    "FROM compat_members m LEFT JOIN compat_fields f ON f.member_id = m.id "
+		    "AND f.updated_at >= $2 AND f.field <> 'collection_log_v2' "
+		    "WHERE m.compat_group_id = $1 ORDER BY m.id, f.field");
+	return db_all(st, p, 2, rows);
+}
+
+int
+store_compat_field(const struct compat_group *g, const char *field, struct db_result **rows)
+{
+	static struct db_stmt *st;
+	struct db_value p[] = { DB_INT(g->id), DB_TEXT(field) };
+
+	if (st == NULL)
+		st = db_prepare("SELECT m.name, f.value, f.updated_at "
+		    "FROM compat_members m LEFT JOIN compat_fields f ON f.member_id = m.id "
+		    "AND f.field = $2 WHERE m.compat_group_id = $1 ORDER BY m.id");
+	return db_all(st, p, 2, rows);
 }
 
 /* ---- updating ---- */
@@ -594,26 +599,88 @@ merge_log(json_t *stored, json_t *add)
 	return out;
 }
 
-/* Set data[key] = v (stolen) and times[key] = now if it differs.  1 if it
- * changed. */
+/* The stored value (JSON text, malloc'd) of member_id's field into *out.
+ * 1, 0 (never sent: *out NULL), -1. */
 static int
-set_field(json_t *data, json_t *times, const char *key, json_t *v, const char *now)
+get_field(int64_t member_id, const char *field, char **out)
 {
-	json_t *old = json_object_get(data, key);
+	static struct db_stmt *st;
+	struct db_value p[] = { DB_INT(member_id), DB_TEXT(field) };
+	struct db_result *row = NULL;
+	int rc;
 
-	if (old != NULL && json_equal(old, v)) {
-		json_decref(v);
-		return 0;
+	if (st == NULL)
+		st = db_prepare("SELECT value FROM compat_fields WHERE member_id = $1 AND field = $2");
+	*out = NULL;
+	rc = db_get(st, p, 2, &row);
+	if (rc == 1)
+		*out = xstrdup(db_text(row, 0, 0));
+	db_result_free(row);
+	return rc;
+}
+
+/* The stored value of a field as JSON (new reference), or NULL when never
+ * sent; -1 in *rc on a database error. */
+static json_t *
+get_json(int64_t member_id, const char *field, int *rc)
+{
+	char *text;
+	json_t *v;
+
+	*rc = get_field(member_id, field, &text);
+	if (*rc <= 0)
+		return NULL;
+	v = json_loads(text, 0, NULL);
+	free(text);
+	return v;
+}
+
+/* Store v (not stolen) as member_id's field at now, if it differs from the
+ * stored value.  1 changed, 0 not, -1. */
+static int
+set_field(int64_t member_id, const char *field, json_t *v, const char *now)
+{
+	static struct db_stmt *up;
+	char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY), *old = NULL;
+	int rc;
+
+	if (up == NULL)
+		up = db_prepare("INSERT INTO compat_fields (member_id, field, value, updated_at) "
+		    "VALUES ($1, $2, $3, $4) ON CONFLICT (member_id, field) DO UPDATE SET "
+		    "value = excluded.value, updated_at = excluded.updated_at");
+	if (text == NULL) {
+		db_set_error(DBE_MISUSE, "", "a field that does not encode");
+		return -1;
 	}
-	json_object_set_new(data, key, v);
-	json_object_set_new(times, key, json_string(now));
-	return 1;
+	rc = get_field(member_id, field, &old);
+	if (rc >= 0 && old != NULL && strcmp(old, text) == 0)
+		rc = 0;
+	else if (rc >= 0) {
+		struct db_value p[] = { DB_INT(member_id), DB_TEXT(field), DB_TEXT(text),
+		    DB_TEXT(now) };
+
+		rc = db_run(up, p, 4, NULL) < 0 ? -1 : 1;
+	}
+	free(old);
+	free(text);
+	return rc;
+}
+
+static int
+touch_member(int64_t member_id, const char *now)
+{
+	static struct db_stmt *st;
+	struct db_value p[] = { DB_INT(member_id), DB_TEXT(now) };
+
+	if (st == NULL)
+		st = db_prepare("UPDATE compat_members SET last_updated = $2 WHERE id = $1");
+	return db_run(st, p, 2, NULL) < 0 ? -1 : 0;
 }
 
 /* The state of one member being updated. */
 struct member_update {
 	int64_t id, character_id;
-	json_t *data, *times;
+	int changed;
 	struct store_sync_batch b;
 	struct skill_xp skills[NSKILLS];
 };
@@ -623,8 +690,6 @@ member_update_free(struct member_update *m)
 {
 	for (int i = 0; i < STORE_CONTAINERS_N; i++)
 		free(m->b.containers[i].items);
-	json_decref(m->data);
-	json_decref(m->times);
 }
 
 /* Queue container of m, from the pairs of arr, at seq.  0 or
@@ -662,68 +727,74 @@ queue_skills(struct member_update *m, json_t *arr, int64_t seq)
 	m->b.nskills = n;
 }
 
-/* Merge fields into m's documents; queue the changed containers and
- * skills.  0 or an outcome. */
+/* Set field key of m to v (stolen) and queue what it feeds when it
+ * changed.  0, an outcome, or -1. */
+static int
+apply_field(struct member_update *m, const char *key, json_t *v, const char *now, int64_t seq)
+{
+	int rc = v ? set_field(m->id, key, v, now) : -1;
+
+	if (rc == 1) {
+		m->changed = 1;
+		rc = 0;
+		if (strcmp(key, "skills") == 0)
+			queue_skills(m, v, seq);
+		for (int i = 0; i < NCONTAINER_FIELDS && rc == 0; i++)
+			if (strcmp(key, container_fields[i].field) == 0)
+				rc = queue_container(m, container_fields[i].container, v, seq);
+	}
+	json_decref(v);
+	return rc;
+}
+
+/* Store the fields that changed; queue the changed containers and skills.
+ * 0, an outcome, or -1. */
 static int
 merge(struct member_update *m, json_t *fields, const char *now, int64_t seq)
 {
 	const char *key;
-	json_t *v;
+	json_t *v, *nv;
+	int rc;
 
 	json_object_foreach(fields, key, v) {
-		json_t *nv;
-
 		if (strcmp(key, "name") == 0 || strcmp(key, "shared_bank") == 0 ||
 		    strcmp(key, "deposited") == 0)
 			continue;
 		if (strcmp(key, "collection_log_v2") == 0) {
-			if ((nv = merge_log(json_object_get(m->data, key), v)) == NULL)
+			json_t *old = get_json(m->id, key, &rc);
+
+			if (rc < 0)
+				return -1;
+			nv = merge_log(old, v);
+			json_decref(old);
+			if (nv == NULL)
 				return STORE_COMPAT_TOO_MANY;
 		} else if (strcmp(key, "interacting") == 0) {
 			/* Stamped on receipt: the site shows it while it is fresh. */
 			nv = json_deep_copy(v);
 			json_object_set_new(nv, "last_updated", json_string(now));
 		} else
-			nv = json_deep_copy(v);
-		if (!set_field(m->data, m->times, key, nv, now))
-			continue;
-		if (strcmp(key, "skills") == 0)
-			queue_skills(m, v, seq);
-		for (int i = 0; i < NCONTAINER_FIELDS; i++)
-			if (strcmp(key, container_fields[i].field) == 0 &&
-			    queue_container(m, container_fields[i].container, v, seq) != 0)
-				return STORE_COMPAT_OVERFLOW;
+			nv = json_incref(v);
+		if ((rc = apply_field(m, key, nv, now, seq)) != 0)
+			return rc;
 	}
 	v = json_object_get(fields, "deposited");
 	if (json_array_size(v) > 0) {
-		json_t *bank = add_pairs(json_object_get(m->data, "bank"), v);
+		/* Added to the bank as it now stands (sent just now, or stored). */
+		json_t *bank = get_json(m->id, "bank", &rc);
 
-		if (json_array_size(bank) > 2 * COMPAT_BANK_MAX) {
-			json_decref(bank);
+		if (rc < 0)
+			return -1;
+		nv = add_pairs(bank, v);
+		json_decref(bank);
+		if (json_array_size(nv) > 2 * COMPAT_BANK_MAX) {
+			json_decref(nv);
 			return STORE_COMPAT_TOO_MANY;
 		}
-		if (set_field(m->data, m->times, "bank", bank, now) &&
-		    queue_container(m, "bank", json_object_get(m->data, "bank"), seq) != 0)
-			return STORE_COMPAT_OVERFLOW;
+		if ((rc = apply_field(m, "bank", nv, now, seq)) != 0)
+			return rc;
 	}
-	return 0;
-}
-
-static int
-save_member(const struct member_update *m)
-{
-	static struct db_stmt *st;
-	char *data = json_dumps(m->data, JSON_COMPACT), *times = json_dumps(m->times,
-	    JSON_COMPACT);
-	struct db_value p[] = { DB_INT(m->id), DB_TEXT(data), DB_TEXT(times) };
-	int rc;
-
-	if (st == NULL)
-		st = db_prepare("UPDATE compat_members SET data = $2, times = $3 WHERE id = $1");
-	rc = db_run(st, p, 3, NULL) < 0 ? -1 : 0;
-	free(data);
-	free(times);
-	return rc;
+	return m->changed ? touch_member(m->id, now) : 0;
 }
 
 struct update_ctx {
@@ -736,6 +807,29 @@ struct update_ctx {
 	int outcome;
 };
 
+/* The shared bank: @SHARED's bank field and group_storage container. */
+static int
+update_shared(struct update_ctx *c, json_t *sb, const char *now)
+{
+	int rc;
+
+	c->shared.b.character_id = c->shared.character_id;
+	if ((rc = apply_field(&c->shared, "bank", json_incref(sb), now, -1)) != 0)
+		return rc;
+	if (!c->shared.changed)
+		return 0;
+	if (queue_container(&c->shared, "group_storage", sb, c->now) != 0)
+		return STORE_COMPAT_OVERFLOW;
+	/* The bank field fed no container of @SHARED's (seq -1 above). */
+	c->shared.b.containers[store_containers_index("bank")].present = 0;
+	snprintf(c->out->shared_character, sizeof(c->out->shared_character), "#%lld",
+	    (long long)c->shared.character_id);
+	if (store_sync_batch_in_tx(&c->shared.b, c->out->shared_res, &c->out->skills) < 0 ||
+	    touch_member(c->shared.id, now) < 0)
+		return -1;
+	return 0;
+}
+
 static int
 update_tx(void *arg)
 {
@@ -747,38 +841,27 @@ update_tx(void *arg)
 	store_compat_time(now, c->now);
 	if (sb != NULL) {
 		rc = lock_member(c->g->id, STORE_COMPAT_SHARED, &c->shared.id,
-		    &c->shared.character_id, &c->shared.data, &c->shared.times);
+		    &c->shared.character_id);
 		if (rc < 0)
 			return -1;
 		have_shared = rc;
 	}
-	rc = lock_member(c->g->id, c->name, &c->me.id, &c->me.character_id, &c->me.data,
-	    &c->me.times);
+	rc = lock_member(c->g->id, c->name, &c->me.id, &c->me.character_id);
 	if (rc <= 0)
 		return rc;	/* not a member: nothing, not even its shared_bank */
 	c->out->found = 1;
 	snprintf(c->out->character, sizeof(c->out->character), "#%lld",
 	    (long long)c->me.character_id);
-	if (have_shared) {
-		c->shared.b.character_id = c->shared.character_id;
-		if (set_field(c->shared.data, c->shared.times, "bank", json_deep_copy(sb), now)) {
-			if (queue_container(&c->shared, "group_storage", sb, c->now) != 0) {
-				c->outcome = STORE_COMPAT_OVERFLOW;
-				return -1;
-			}
-			snprintf(c->out->shared_character, sizeof(c->out->shared_character),
-			    "#%lld", (long long)c->shared.character_id);
-			if (store_sync_batch_in_tx(&c->shared.b, c->out->shared_res,
-			    &c->out->skills) < 0 || save_member(&c->shared) < 0)
-				return -1;
-		}
-	}
+	if (have_shared && (rc = update_shared(c, sb, now)) != 0)
+		goto refused;
 	c->me.b.character_id = c->me.character_id;
-	if ((c->outcome = merge(&c->me, c->fields, now, c->now)) != 0)
-		return -1;
-	if (store_sync_batch_in_tx(&c->me.b, c->out->res, &c->out->skills) < 0)
-		return -1;
-	return save_member(&c->me);
+	if ((rc = merge(&c->me, c->fields, now, c->now)) != 0)
+		goto refused;
+	return store_sync_batch_in_tx(&c->me.b, c->out->res, &c->out->skills);
+refused:
+	if (rc > 0)
+		c->outcome = rc;
+	return -1;
 }
 
 void

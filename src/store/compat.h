@@ -8,9 +8,9 @@
  * member's own name, up to 16, lives in compat_members).  docs/SCHEMA.md
  * "Group Ironmen Tracker compatibility" says why.
  *
- * A member's fields are kept as the plugin sent them, in one JSON object
- * (data) beside another holding each field's last change (times, RFC 3339
- * with microseconds).  The containers among them are also written through
+ * A member's fields are kept as the plugin sent them, one row each
+ * (compat_fields) with the time it last changed (RFC 3339 with
+ * microseconds).  The containers among them are also written through
  * the sync store (store_sync_batch_in_tx), in the same transaction, so the
  * kept vault, activity and webhooks see a compat update like any sync.
  *
@@ -78,18 +78,37 @@ int store_compat_rename_member(const struct compat_group *g, const char *from, c
 int store_compat_is_member(const struct compat_group *g, const char *name);
 
 /*
- * Rows of store_compat_members, in SELECT order:
- *	name, data, times
- * data and times are the JSON texts described above.
+ * Rows of store_compat_data, in SELECT order:
+ *	name, last_updated, field, value
+ * one row per member field changed at or after since, by member (in the
+ * order they joined) then field; a member with none has one row with
+ * field and value NULL (and last_updated NULL if it never had data).
+ * value is JSON text.  collection_log_v2 is left out (see its route).
  */
-enum compat_member_col {
-	COMPAT_MEMBER_NAME,
-	COMPAT_MEMBER_DATA,
-	COMPAT_MEMBER_TIMES,
+enum compat_data_col {
+	COMPAT_DATA_NAME,
+	COMPAT_DATA_LAST_UPDATED,
+	COMPAT_DATA_FIELD,
+	COMPAT_DATA_VALUE,
 };
 
-/* Every member of g, @SHARED included, in the order they joined.  0 or -1. */
-int store_compat_members(const struct compat_group *g, struct db_result **rows);
+/* What changed in g at or after since (STORE_COMPAT_TIME_LEN text).  0 or -1. */
+int store_compat_data(const struct compat_group *g, const char *since, struct db_result **rows);
+
+/*
+ * Rows of store_compat_field, in SELECT order:
+ *	name, value, updated_at
+ * one per member of g in the order they joined, value and updated_at NULL
+ * when it never sent the field.
+ */
+enum compat_field_col {
+	COMPAT_FIELD_NAME,
+	COMPAT_FIELD_VALUE,
+	COMPAT_FIELD_UPDATED_AT,
+};
+
+/* The field of every member of g.  0 or -1. */
+int store_compat_field(const struct compat_group *g, const char *field, struct db_result **rows);
 
 /* What an update wrote, for the live events after the commit. */
 struct compat_update_result {
@@ -106,8 +125,8 @@ void store_compat_update_free(struct compat_update_result *out);
 
 /*
  * Apply the member name's validated fields (an object of the plugin's
- * field names; not stolen) at time now (microseconds): merge them into
- * data, advancing a field's time only when its value changed, and write
+ * field names; not stolen) at time now (microseconds): store each one
+ * whose value changed (only those get the new time), and write
  * the containers and skills that changed through the sync store.  An
  * outcome (STORE_COMPAT_OK also when the name is not a member:
  * out->found 0), or -1.  After STORE_COMPAT_OK the caller calls

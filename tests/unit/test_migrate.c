@@ -54,7 +54,7 @@ static const char *const tables[] = {
 	"group_members", "groups", "mock_oauth_codes", "mock_oauth_tokens",
 	"oauth_states", "plugin_tokens", "presence", "schema_migrations",
 	"sessions", "skills", "subscriptions", "users", "vault_daily",
-	"compat_groups", "compat_members",
+	"compat_fields", "compat_groups", "compat_members",
 	"vault_holders", "vault_items", "vault_totals", "webhook_deliveries",
 	"webhooks",
 };

@@ -1,8 +1,9 @@
 -- 005_compat.sql (PostgreSQL) -- the Group Ironmen Tracker compatibility API.
 --
 -- The same tables as src/db/schema/sqlite/005_compat.sql (which explains
--- them; docs/SCHEMA.md too).  data and times are text holding JSON: the
--- store reads and writes them whole, never inside the database.  The
+-- them; docs/SCHEMA.md too).  compat_fields.value is text holding JSON,
+-- which the store reads and writes whole, and the times are the same fixed
+-- width text as on SQLite, so one comparison serves both engines.  The
 -- container kinds' CHECK is replaced in place.
 
 CREATE TABLE compat_groups (
@@ -23,10 +24,18 @@ CREATE TABLE compat_members (
 	compat_group_id	bigint NOT NULL REFERENCES compat_groups (id) ON DELETE CASCADE,
 	character_id	bigint NOT NULL UNIQUE REFERENCES characters (id) ON DELETE CASCADE,
 	name		text NOT NULL CHECK (length(name) BETWEEN 1 AND 16),
-	data		text NOT NULL DEFAULT '{}',
-	times		text NOT NULL DEFAULT '{}'
+	last_updated	text
 );
 CREATE UNIQUE INDEX compat_members_name_key ON compat_members (compat_group_id, lower(name));
+CREATE INDEX compat_members_group_idx ON compat_members (compat_group_id, id);
+
+CREATE TABLE compat_fields (
+	member_id	bigint NOT NULL REFERENCES compat_members (id) ON DELETE CASCADE,
+	field		text NOT NULL,
+	value		text NOT NULL,
+	updated_at	text NOT NULL,
+	PRIMARY KEY (member_id, field)
+);
 
 ALTER TABLE containers DROP CONSTRAINT containers_container_check;
 ALTER TABLE containers ADD CONSTRAINT containers_container_check

@@ -10,10 +10,15 @@
 --  * compat_members: one per member name (1-16 characters, unique in its
 --    group ignoring case), each a coffer character (character_id) whose
 --    own name is '#' and its id, since coffer names are at most 12
---    characters and unique across the installation.  data is the member's
---    fields as the plugin last sent them (a JSON object), times the
---    microsecond time each field last changed (a JSON object, same keys):
---    the store reads and writes both whole, one member at a time.
+--    characters and unique across the installation.  last_updated is the
+--    newest change of any of its fields.
+--  * compat_fields: one row per member and field the plugin sent (stats,
+--    bank, ...): the value as JSON text and the time it last changed, in
+--    microseconds ('YYYY-MM-DDTHH:MM:SS.uuuuuuZ', fixed width, so text
+--    order is time order on both engines).  A row per field, not one
+--    document per member, so a plugin's update (a few small fields, once
+--    a second) rewrites only those, and a site's poll (what changed since
+--    from_time) reads only what changed.
 --  * the 'potion_storage' container kind.  SQLite cannot alter a CHECK, so
 --    containers is rebuilt the documented way (the runner has foreign keys
 --    off and checks them before the commit), and container_items, its only
@@ -39,10 +44,17 @@ CREATE TABLE compat_members (
 	compat_group_id	INTEGER NOT NULL REFERENCES compat_groups (id) ON DELETE CASCADE,
 	character_id	INTEGER NOT NULL UNIQUE REFERENCES characters (id) ON DELETE CASCADE,
 	name		TEXT NOT NULL COLLATE NOCASE CHECK (length(name) BETWEEN 1 AND 16),
-	data		TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(data)),
-	times		TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(times)),
+	last_updated	TEXT,			-- the newest of its fields' updated_at
 	UNIQUE (compat_group_id, name)
 );
+
+CREATE TABLE compat_fields (
+	member_id	INTEGER NOT NULL REFERENCES compat_members (id) ON DELETE CASCADE,
+	field		TEXT NOT NULL,
+	value		TEXT NOT NULL,		-- JSON, as the store wrote it
+	updated_at	TEXT NOT NULL,		-- microseconds, fixed width
+	PRIMARY KEY (member_id, field)
+) WITHOUT ROWID;
 
 CREATE TABLE compat_copy_containers AS SELECT * FROM containers;
 CREATE TABLE compat_copy_items AS SELECT * FROM container_items;
