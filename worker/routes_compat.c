@@ -29,6 +29,7 @@
 #include <event2/buffer.h>
 
 #include "src/crypto.h"
+#include "src/log.h"
 #include "src/ratelimit.h"
 #include "src/store/catalog.h"
 #include "src/store/compat.h"
@@ -77,6 +78,31 @@ json(struct req *r, int status, json_t *body)
 {
 	cors(r);
 	http_reply_json(r, status, body);
+}
+
+/* Answer from the request's database error, as http_db_error does, in
+ * plain text: 409 a conflict (a racing create of one name), 503 busy or
+ * unavailable (the plugin tries again), else 500. */
+static void
+db_failed(struct req *r)
+{
+	const struct db_error *e = &r->db.err;
+
+	switch (e->kind) {
+	case DBE_CONSTRAINT:
+		text(r, 409, "Conflicts with existing data");
+		break;
+	case DBE_BUSY:
+	case DBE_UNAVAILABLE:
+		log_warn("compat: database busy or unavailable: %s", e->message);
+		evhttp_add_header(evhttp_request_get_output_headers(r->ev), "Retry-After", "1");
+		text(r, 503, "The database is busy; retry shortly");
+		break;
+	default:
+		log_error("compat: database error %s: %s", e->code, e->message);
+		text(r, 500, "Database error");
+		break;
+	}
 }
 
 static void
@@ -154,7 +180,7 @@ group_auth(struct req *r, int demo_ok, struct compat_group *g)
 	crypto_sha256_hex(token, strlen(token), hash);
 	rc = strlen(name) <= STORE_COMPAT_NAME_MAX * 3 ? store_compat_find(name, hash, g) : 0;
 	if (rc < 0) {
-		text(r, 500, "Database error");
+		db_failed(r);
 		return -1;
 	}
 	if (rc == 1)
@@ -208,7 +234,7 @@ ge_prices(struct req *r)
 		rc = -1;
 	if (rc < 0) {
 		json_decref(out);
-		text(r, 500, "Database error");
+		db_failed(r);
 		return;
 	}
 	for (int i = 0; i < db_nrows(rows); i++) {
@@ -314,7 +340,7 @@ create_group(struct req *r)
 	}
 	crypto_sha256_hex(token, strlen(token), hash);
 	if (store_compat_create(name, hash, names, n, &g) < 0) {
-		text(r, 500, "Database error");
+		db_failed(r);
 		goto out;
 	}
 	kept = json_array();
@@ -328,77 +354,71 @@ out:
 
 /* ---- members ---- */
 
+/* Answer a member change's outcome (ok: the status of success). */
 static void
-add_member(struct req *r)
+member_answer(struct req *r, const struct compat_group *g, int rc, int ok)
 {
+	switch (rc) {
+	case STORE_COMPAT_OK:
+		text(r, ok, "%s", "");
+		events_publish_roster(g->group_id, 0);
+		break;
+	case STORE_COMPAT_FULL:
+		text(r, 400, "Group has already reached the maximum amount of players");
+		break;
+	case STORE_COMPAT_TAKEN:
+		text(r, 400, "Member already exists");
+		break;
+	case STORE_COMPAT_NO_MEMBER:
+		text(r, 400, "Member does not exist");
+		break;
+	default:
+		db_failed(r);
+		break;
+	}
+}
+
+enum member_change { MEMBER_ADD, MEMBER_DELETE, MEMBER_RENAME };
+
+/* add-group-member {"name"}, delete-group-member {"name"} and
+ * rename-group-member {"original_name", "new_name"}. */
+static void
+member_change(struct req *r, enum member_change what)
+{
+	const char *name, *to = NULL;
 	struct compat_group g;
-	const char *name;
 	json_t *body;
-	int rc;
 
 	if (group_auth(r, 0, &g) < 0 || (body = body_object(r)) == NULL)
 		return;
-	if ((name = member_name(r, body, "name")) != NULL) {
-		rc = store_compat_add_member(&g, name);
-		if (rc == STORE_COMPAT_OK) {
-			text(r, 201, "%s", "");
-			events_publish_roster(g.group_id, 0);
-		} else if (rc == STORE_COMPAT_FULL)
-			text(r, 400, "Group has already reached the maximum amount of players");
-		else if (rc == STORE_COMPAT_TAKEN)
-			text(r, 400, "Member already exists");
-		else
-			text(r, 500, "Database error");
-	}
+	name = member_name(r, body, what == MEMBER_RENAME ? "original_name" : "name");
+	if (name != NULL && what == MEMBER_RENAME)
+		to = member_name(r, body, "new_name");
+	if (name != NULL && what == MEMBER_ADD)
+		member_answer(r, &g, store_compat_add_member(&g, name), 201);
+	else if (name != NULL && what == MEMBER_DELETE)
+		member_answer(r, &g, store_compat_delete_member(&g, name), 200);
+	else if (to != NULL)
+		member_answer(r, &g, store_compat_rename_member(&g, name, to), 200);
 	json_decref(body);
+}
+
+static void
+add_member(struct req *r)
+{
+	member_change(r, MEMBER_ADD);
 }
 
 static void
 delete_member(struct req *r)
 {
-	struct compat_group g;
-	const char *name;
-	json_t *body;
-	int rc;
-
-	if (group_auth(r, 0, &g) < 0 || (body = body_object(r)) == NULL)
-		return;
-	if ((name = member_name(r, body, "name")) != NULL) {
-		rc = store_compat_delete_member(&g, name);
-		if (rc == STORE_COMPAT_OK) {
-			text(r, 200, "%s", "");
-			events_publish_roster(g.group_id, 0);
-		} else if (rc == STORE_COMPAT_NO_MEMBER)
-			text(r, 400, "Member does not exist");
-		else
-			text(r, 500, "Database error");
-	}
-	json_decref(body);
+	member_change(r, MEMBER_DELETE);
 }
 
 static void
 rename_member(struct req *r)
 {
-	const char *from, *to;
-	struct compat_group g;
-	json_t *body;
-	int rc;
-
-	if (group_auth(r, 0, &g) < 0 || (body = body_object(r)) == NULL)
-		return;
-	if ((from = member_name(r, body, "original_name")) != NULL &&
-	    (to = member_name(r, body, "new_name")) != NULL) {
-		rc = store_compat_rename_member(&g, from, to);
-		if (rc == STORE_COMPAT_OK)
-			text(r, 200, "%s", "");
-		else if (rc == STORE_COMPAT_NO_MEMBER)
-			text(r, 400, "Member does not exist");
-		else if (rc == STORE_COMPAT_TAKEN)
-			text(r, 400, "Member already exists");
-		else
-			text(r, 500, "Database error");
-	}
-	json_decref(body);
+	member_change(r, MEMBER_RENAME);
 }
 
 /* ---- update-group-member ---- */
@@ -527,7 +547,7 @@ update_member(struct req *r)
 	else if (rc == STORE_COMPAT_TOO_MANY)
 		text(r, 400, "The merged collection log or bank would be too long");
 	else
-		text(r, 500, "Database error");
+		db_failed(r);
 out:
 	json_decref(f);
 	json_decref(body);
@@ -611,7 +631,7 @@ group_data(struct req *r)
 		return;
 	}
 	if (g.id != 0 && store_compat_data(&g, since, &rows) < 0) {
-		text(r, 500, "Database error");
+		db_failed(r);
 		return;
 	}
 	out = json_array();
@@ -642,7 +662,7 @@ member_field(struct req *r, const struct compat_group *g, const char *field,
 {
 	*rows = NULL;
 	if (g->id != 0 && store_compat_field(g, field, rows) < 0) {
-		text(r, 500, "Database error");
+		db_failed(r);
 		return -1;
 	}
 	return 0;
@@ -733,7 +753,7 @@ in_group(struct req *r)
 	}
 	rc = store_compat_is_member(&g, name);
 	if (rc < 0)
-		text(r, 500, "Database error");
+		db_failed(r);
 	else if (rc == 0)
 		text(r, 401, "Player is not a member of this group");
 	else

@@ -636,34 +636,29 @@ get_json(int64_t member_id, const char *field, int *rc)
 }
 
 /* Store v (not stolen) as member_id's field at now, if it differs from the
- * stored value.  1 changed, 0 not, -1. */
+ * stored value: one statement, whose count of changed rows says whether
+ * it did.  1 changed, 0 not, -1. */
 static int
 set_field(int64_t member_id, const char *field, json_t *v, const char *now)
 {
 	static struct db_stmt *up;
-	char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY), *old = NULL;
-	int rc;
+	char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+	int64_t n;
 
 	if (up == NULL)
 		up = db_prepare("INSERT INTO compat_fields (member_id, field, value, updated_at) "
 		    "VALUES ($1, $2, $3, $4) ON CONFLICT (member_id, field) DO UPDATE SET "
-		    "value = excluded.value, updated_at = excluded.updated_at");
+		    "value = excluded.value, updated_at = excluded.updated_at "
+		    "WHERE compat_fields.value <> excluded.value");
 	if (text == NULL) {
 		db_set_error(DBE_MISUSE, "", "a field that does not encode");
 		return -1;
 	}
-	rc = get_field(member_id, field, &old);
-	if (rc >= 0 && old != NULL && strcmp(old, text) == 0)
-		rc = 0;
-	else if (rc >= 0) {
-		struct db_value p[] = { DB_INT(member_id), DB_TEXT(field), DB_TEXT(text),
-		    DB_TEXT(now) };
 
-		rc = db_run(up, p, 4, NULL) < 0 ? -1 : 1;
-	}
-	free(old);
+	struct db_value p[] = { DB_INT(member_id), DB_TEXT(field), DB_TEXT(text), DB_TEXT(now) };
+	n = db_run(up, p, 4, NULL);
 	free(text);
-	return rc;
+	return n < 0 ? -1 : n > 0;
 }
 
 static int
