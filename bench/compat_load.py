@@ -89,7 +89,7 @@ def slots(pairs, n):
 async def setup(url, groups, bank, out):
     host, port = split_url(url)
     lines = []
-    sem = asyncio.Semaphore(8)
+    sem = asyncio.Semaphore(4)
 
     async def one(g):
         async with sem:
@@ -104,13 +104,17 @@ async def setup(url, groups, bank, out):
                 items = []
                 for j in range(bank):
                     items += [1 + (g * 7 + i * 13 + j * 3) % 27000, 1 + j % 1000]
-                st, body = await c.request(
-                    "POST", f"/api/group/{name}/update-group-member",
-                    headers={"Authorization": token},
-                    body={"name": m, "bank": items, "skills": [1000] * 24,
-                          "stats": [10, 10, 1, 1, 100, 100, 301],
-                          "inventory": slots([(995, 1000 + i)], 28),
-                          "coordinates": [3200, 3200, 0]})
+                for _ in range(20):     # 503 busy: retried, as the plugin does
+                    st, body = await c.request(
+                        "POST", f"/api/group/{name}/update-group-member",
+                        headers={"Authorization": token},
+                        body={"name": m, "bank": items, "skills": [1000] * 24,
+                              "stats": [10, 10, 1, 1, 100, 100, 301],
+                              "inventory": slots([(995, 1000 + i)], 28),
+                              "coordinates": [3200, 3200, 0]})
+                    if st != 503:
+                        break
+                    await asyncio.sleep(1)
                 assert st == 200, (st, body)
             c.close()
             lines.append(f"{name} {token}")

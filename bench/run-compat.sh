@@ -12,9 +12,9 @@
 #   bench/run-compat.sh BUILD_DIR [SECONDS] [GROUPS] [PLUGINS] [SITES]
 #
 # Defaults: 10 s per wrk cell, 200 groups (1,000 members), 1,000 plugins,
-# 100 sites, the load for 30 s.  cofferd runs with 2 workers, pool_max 8 and
-# the per-address limit off (every simulated player shares this machine's
-# address).  Needs wrk and postgresql-15.  Prints Markdown rows for
+# 100 sites, the load for 30 s after a 5 s warm-up.  cofferd runs with
+# WORKERS (default 2) workers, pool_max 8 and the per-address limit off
+# (every simulated player shares this machine's address).  Needs wrk and postgresql-15.  Prints Markdown rows for
 # bench/RESULTS.md.
 set -eu
 build=$(cd "${1:?usage: run-compat.sh BUILD_DIR [SECONDS] [GROUPS] [PLUGINS] [SITES]}" && pwd)
@@ -44,7 +44,7 @@ start() {
 [server]
 listen = 127.0.0.1:$port
 admin_listen = 127.0.0.1:$((port + 1))
-workers = 2
+workers = ${WORKERS:-2}
 runtime_dir = $dir/run
 log_level = warn
 [database]

@@ -167,7 +167,7 @@ group_auth(struct req *r, int demo_ok, struct compat_group *g)
 	const char *name = r->param[0];
 	const char *token = evhttp_find_header(evhttp_request_get_input_headers(r->ev),
 	    "Authorization");
-	char hash[CRYPTO_SHA256_HEX_LEN], key[STORE_COMPAT_NAME_MAX * 3 + 80], secs[16];
+	char hash[CRYPTO_SHA256_HEX_LEN], key[STORE_COMPAT_NAME_MAX + 80], secs[16];
 	int rc, wait;
 
 	memset(g, 0, sizeof(*g));
@@ -177,8 +177,12 @@ group_auth(struct req *r, int demo_ok, struct compat_group *g)
 		text(r, 400, "Authorization header missing from request");
 		return -1;
 	}
+	if (strlen(name) > STORE_COMPAT_NAME_MAX) {
+		text(r, 401, "%s", "");		/* no group has such a name */
+		return -1;
+	}
 	crypto_sha256_hex(token, strlen(token), hash);
-	rc = strlen(name) <= STORE_COMPAT_NAME_MAX * 3 ? store_compat_find(name, hash, g) : 0;
+	rc = store_compat_find(name, hash, g);
 	if (rc < 0) {
 		db_failed(r);
 		return -1;

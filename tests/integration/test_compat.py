@@ -457,6 +457,20 @@ def test_claim_needs_a_login(srv):
     r = requests.post(srv.url + "/api/v1/groups/claim", json={"name": "x", "token": "y"},
                       timeout=TIMEOUT)
     assert_error(r, 401, "unauthorized")
+    # A session needs its CSRF header; a plugin token claims as well.
+    g = Group(srv)
+    acct = Account(srv, "compat" + uuid.uuid4().hex[:8], "Claimer")
+    r = acct.web.post(srv.url + "/api/v1/groups/claim", timeout=TIMEOUT,
+                      json={"name": g.name, "token": g.token})
+    assert_error(r, 403, "forbidden")
+    r = requests.post(srv.url + "/api/v1/groups/claim", headers=acct.bearer, timeout=TIMEOUT,
+                      json={"name": g.name, "token": g.token})
+    assert r.status_code == 200, r.text
+    r = acct.web.get(f"{srv.url}/api/v1/groups/{r.json()['group_id']}", timeout=TIMEOUT)
+    assert r.status_code == 200 and r.json()["role"] == "owner", r.text
+    r = requests.post(srv.url + "/api/v1/groups/claim", headers=acct.bearer, timeout=TIMEOUT,
+                      json={"name": g.name, "token": g.token, "extra": 1})
+    assert_error(r, 422, "invalid")
 
 
 def test_delete_member_leaves_the_vault_consistent(srv):
