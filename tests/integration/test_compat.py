@@ -438,8 +438,12 @@ def test_claim_shows_the_vault_as_the_sum_of_members(srv):
     r = other.web.post(srv.url + "/api/v1/groups/claim", headers=other.csrf, timeout=TIMEOUT,
                        json={"name": g.name, "token": g.token})
     assert_error(r, 409, "conflict")
-    # The plugin is unaffected; its next update reaches the vault.
+    # The plugin is unaffected; its next update reaches the vault and the
+    # group's activity, like a sync.
     g.update({"name": "Bob", "bank": [COINS, 8]})
+    feed = acct.web.get(f"{srv.url}/api/v1/groups/{gid}/activity", timeout=TIMEOUT).json()
+    items = [e for e in feed["activity"] if e["kind"] == "items"]
+    assert items and items[0]["character"].startswith("#"), feed
     want[COINS] += 1
     want[2434] -= 1
     if want[2434] == 0:
