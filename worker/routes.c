@@ -25,5 +25,6 @@ const struct route *const route_tables[] = {
 	routes_webhooks,
 	routes_billing,
 	routes_export,
+	routes_compat,
 	NULL,
 };

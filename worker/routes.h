@@ -37,6 +37,7 @@ extern const struct route routes_events[];	/* routes_events.c */
 extern const struct route routes_webhooks[];	/* routes_webhooks.c */
 extern const struct route routes_billing[];	/* routes_billing.c */
 extern const struct route routes_export[];	/* routes_export.c */
+extern const struct route routes_compat[];	/* routes_compat.c */
 
 /*
  * An activity entry (enum activity_col row i) as GET .../activity lists

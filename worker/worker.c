@@ -175,7 +175,8 @@ serve(const int *fds, int n, enum listener_kind kind)
 		return NULL;
 	http = evhttp_new(W.base);
 	evhttp_set_allowed_methods(http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD |
-	    EVHTTP_REQ_POST | EVHTTP_REQ_PUT | EVHTTP_REQ_PATCH | EVHTTP_REQ_DELETE);
+	    EVHTTP_REQ_POST | EVHTTP_REQ_PUT | EVHTTP_REQ_PATCH | EVHTTP_REQ_DELETE |
+	    EVHTTP_REQ_OPTIONS);	/* CORS preflights of the compat API */
 	evhttp_set_max_headers_size(http, 64 * 1024);
 	/*
 	 * evhttp buffers whole bodies, so it must cap them; but its own 413

@@ -28,7 +28,7 @@
 
 const char *const store_containers_names[STORE_CONTAINERS_N + 1] = {
 	"inventory", "equipment", "bank", "group_storage", "seed_vault",
-	"rune_pouch", "quiver", "looting_bag", NULL,
+	"rune_pouch", "quiver", "looting_bag", "potion_storage", NULL,
 };
 
 int

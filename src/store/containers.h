@@ -47,7 +47,7 @@
 #define STORE_QTY_MAX		2147483647	/* one stack, and a summed id */
 #define STORE_ITEM_ID_MAX	2147483647
 
-#define STORE_CONTAINERS_N	8
+#define STORE_CONTAINERS_N	9
 
 /* The STORE_CONTAINERS_N containers of docs/API.md "Resources", in the lock order; then NULL. */
 extern const char *const store_containers_names[];

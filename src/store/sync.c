@@ -129,8 +129,14 @@ static int
 batch_tx(void *arg)
 {
 	struct batch_ctx *c = arg;
-	const struct store_sync_batch *b = c->b;
 
+	return store_sync_batch_in_tx(c->b, c->res, c->skills_res);
+}
+
+int
+store_sync_batch_in_tx(const struct store_sync_batch *b, struct container_result *res,
+		       struct skills_result *skills_res)
+{
 	/* The lock order of sync.h: every container by index, then the
 	 * character row, which the updates and skills take. */
 	for (int i = 0; store_containers_names[i]; i++)
@@ -141,11 +147,11 @@ batch_tx(void *arg)
 		const struct store_sync_state *s = &b->containers[i];
 
 		if (s->present && store_containers_put(b->character_id,
-		    store_containers_names[i], s->seq, s->items, s->n, &c->res[i]) < 0)
+		    store_containers_names[i], s->seq, s->items, s->n, &res[i]) < 0)
 			return -1;
 	}
 	if (b->has_skills && store_skills_put(b->character_id, b->skills_seq, b->skills,
-	    b->nskills, c->skills_res) < 0)
+	    b->nskills, skills_res) < 0)
 		return -1;
 	return store_vault_history_character(b->character_id);
 }

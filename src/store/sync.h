@@ -91,4 +91,13 @@ int store_sync_batch(const struct store_sync_batch *b,
 		     struct container_result res[STORE_CONTAINERS_N],
 		     struct skills_result *skills_res);
 
+/*
+ * The body of store_sync_batch, inside the caller's transaction, for a
+ * writer that commits a batch together with rows of its own (the Group
+ * Ironmen Tracker API, src/store/compat.c).  res and *skills_res start
+ * zeroed; on -1 the caller rolls back and frees their activity.
+ */
+int store_sync_batch_in_tx(const struct store_sync_batch *b, struct container_result *res,
+			   struct skills_result *skills_res);
+
 #endif

@@ -47,7 +47,7 @@
 #define CURRENT_SNAPSHOT "(SELECT id FROM catalog_snapshots WHERE is_current)"
 #define CURRENT_VERSION "(SELECT version FROM catalog_snapshots WHERE is_current)"
 #define CONTAINERS "('inventory', 'equipment', 'bank', 'group_storage', " \
-	"'seed_vault', 'rune_pouch', 'quiver', 'looting_bag')"
+	"'seed_vault', 'rune_pouch', 'quiver', 'looting_bag', 'potion_storage')"
 
 /* The exact sum of A * B over the rows. */
 #define LITE_SUM_MUL(A, B)	"sum_mul(" A ", " B ")"

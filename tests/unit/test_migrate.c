@@ -33,6 +33,19 @@
 
 /* The schema version a fresh database migrates to: the last migration's. */
 #define LATEST	migrate_latest(migrations_sqlite)
+/* How many migrations there are: versions may skip numbers (a branch's
+ * migration keeps the number it was written with). */
+#define COUNT	count_migrations(migrations_sqlite)
+
+static int
+count_migrations(const struct migration *m)
+{
+	int n = 0;
+
+	while (m[n].version != 0)
+		n++;
+	return n;
+}
 
 static const char *const tables[] = {
 	"activity", "app_meta", "billing_events", "catalog_items",
@@ -41,6 +54,7 @@ static const char *const tables[] = {
 	"group_members", "groups", "mock_oauth_codes", "mock_oauth_tokens",
 	"oauth_states", "plugin_tokens", "presence", "schema_migrations",
 	"sessions", "skills", "subscriptions", "users", "vault_daily",
+	"compat_fields", "compat_groups", "compat_members",
 	"vault_holders", "vault_items", "vault_totals", "webhook_deliveries",
 	"webhooks",
 };
@@ -297,7 +311,7 @@ TEST(sqlite_twice_is_noop)
 	CHECK_EQ_INT(v2, LATEST);
 	if ((db = sq_open(t.path)) != NULL) {
 		CHECK_EQ_INT(sq_int(db, "SELECT COUNT(*) FROM "
-		    "schema_migrations"), LATEST);
+		    "schema_migrations"), COUNT);
 		CHECK_EQ_INT(sq_int(db, "SELECT enabled FROM feature_flags "
 		    "WHERE key = 'export'"), 0);
 		sqlite3_close(db);
@@ -368,9 +382,71 @@ TEST(sqlite_concurrent)
 	}
 	if ((db = sq_open(t.path)) != NULL) {
 		CHECK_EQ_INT(sq_int(db, "SELECT COUNT(*) FROM "
-		    "schema_migrations"), LATEST);
+		    "schema_migrations"), COUNT);
 		CHECK_EQ_INT(sq_int(db, "SELECT COUNT(*) FROM feature_flags"),
 		    5);
+		sqlite3_close(db);
+	}
+	tmp_remove(&t);
+}
+
+/*
+ * 005 rebuilds containers (SQLite cannot alter its CHECK) with
+ * container_items copied aside: an upgrade from 003 keeps every row, the
+ * foreign keys still hold and still cascade, and the new kind is allowed.
+ */
+TEST(sqlite_upgrade_keeps_containers)
+{
+	struct migration upto3[4];
+	struct tmp t;
+	char err[512] = "";
+	int version = -1, n = 0;
+	sqlite3 *db;
+
+	for (const struct migration *m = migrations_sqlite; m->version && m->version <= 3; m++)
+		upto3[n++] = *m;
+	upto3[n] = (struct migration){ 0, NULL, NULL };
+	if (tmp_make(&t) < 0) {
+		CHECK(!"mkdtemp");
+		return;
+	}
+	CHECK_EQ_INT(migrate_sqlite_list(t.path, upto3, &version, err, sizeof(err)), 0);
+	CHECK_EQ_INT(version, 3);
+	if ((db = sq_open(t.path)) == NULL) {
+		CHECK(!"open");
+		tmp_remove(&t);
+		return;
+	}
+	CHECK_EQ_INT(sq_run(db,
+	    "INSERT INTO users (id, provider, login, display_name) VALUES (1, 'mock', 'a', 'A');"
+	    "INSERT INTO characters (id, user_id, name) VALUES (1, 1, 'Alpha'), (2, 1, 'Beta');"
+	    "INSERT INTO containers (character_id, container, seq) VALUES "
+	    "  (1, 'bank', 5), (1, 'inventory', 2), (2, 'bank', 9);"
+	    "INSERT INTO container_items (character_id, container, item_id, qty, held_since) "
+	    "  VALUES (1, 'bank', 995, 100, '2020-01-01T00:00:00.000Z'), (1, 'bank', 4151, 1, "
+	    "  '2020-01-01T00:00:00.000Z'), (1, 'inventory', 995, 3, '2020-01-01T00:00:00.000Z'), "
+	    "  (2, 'bank', 1511, 7, '2020-01-01T00:00:00.000Z');", 1), 0);
+	sqlite3_close(db);
+	CHECK_EQ_INT(migrate_sqlite(t.path, &version, err, sizeof(err)), 0);
+	CHECK_EQ_STR(err, "");
+	CHECK_EQ_INT(version, LATEST);
+	if ((db = sq_open(t.path)) != NULL) {
+		CHECK_EQ_INT(sq_int(db, "SELECT COUNT(*) FROM containers"), 3);
+		CHECK_EQ_INT(sq_int(db, "SELECT SUM(seq) FROM containers"), 16);
+		CHECK_EQ_INT(sq_int(db, "SELECT COUNT(*) FROM container_items"), 4);
+		CHECK_EQ_INT(sq_int(db, "SELECT COUNT(*) FROM container_items "
+		    "WHERE held_since = '2020-01-01T00:00:00.000Z'"), 4);
+		CHECK_EQ_INT(sq_int(db, "PRAGMA foreign_key_check"), -1);
+		CHECK_EQ_INT(sq_int(db, "SELECT COUNT(*) FROM sqlite_master "
+		    "WHERE name LIKE 'compat_copy%'"), 0);
+		CHECK_EQ_INT(sq_run(db, "INSERT INTO containers (character_id, container, seq) "
+		    "VALUES (2, 'potion_storage', 1)", 1), 0);
+		CHECK(sq_run(db, "INSERT INTO containers (character_id, container, seq) "
+		    "VALUES (2, 'no_such_kind', 1)", 0) < 0);
+		CHECK(sq_run(db, "INSERT INTO container_items (character_id, container, item_id, "
+		    "qty) VALUES (2, 'inventory', 1, 1)", 0) < 0);
+		CHECK_EQ_INT(sq_run(db, "DELETE FROM characters WHERE id = 1", 1), 0);
+		CHECK_EQ_INT(sq_int(db, "SELECT COUNT(*) FROM container_items"), 1);
 		sqlite3_close(db);
 	}
 	tmp_remove(&t);
@@ -792,7 +868,7 @@ TEST(pg_fresh_twice_newer_cascade)
 	v = -1;
 	CHECK_EQ_INT(migrate_postgres(d.dsn, &v, err, sizeof(err)), 0);
 	CHECK_EQ_INT(v, LATEST);
-	CHECK_EQ_INT(pg_int(c, "SELECT COUNT(*) FROM schema_migrations"), LATEST);
+	CHECK_EQ_INT(pg_int(c, "SELECT COUNT(*) FROM schema_migrations"), COUNT);
 	CHECK_EQ_INT(pg_int(c, "SELECT COUNT(*) FROM feature_flags "
 	    "WHERE NOT enabled"), 1);
 
@@ -970,7 +1046,7 @@ TEST(pg_concurrent)
 		CHECK(waitpid(pid[i], &status, 0) == pid[i]);
 		CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	}
-	CHECK_EQ_INT(pg_int(lock, "SELECT COUNT(*) FROM schema_migrations"), LATEST);
+	CHECK_EQ_INT(pg_int(lock, "SELECT COUNT(*) FROM schema_migrations"), COUNT);
 	CHECK_EQ_INT(pg_int(lock, "SELECT COUNT(*) FROM feature_flags"), 5);
 	PQfinish(lock);
 	pgdb_drop(&d);
@@ -998,6 +1074,7 @@ main(void)
 	RUN(sqlite_newer_schema_refused);
 	RUN(sqlite_concurrent);
 	RUN(sqlite_fk_cascade);
+	RUN(sqlite_upgrade_keeps_containers);
 	RUN(sqlite_constraints);
 	RUN(sqlite_vault_uses_indexes);
 	RUN(sqlite_failure_rolls_back);
