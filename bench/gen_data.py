@@ -70,13 +70,16 @@ TABLES = [
 
 
 def backfill(engine):
-    """The backfill part of migration 003 for engine: everything after its
-    "-- Backfill" comment."""
+    """The backfill part of migration 003 for engine (everything after its
+    "-- Backfill" comment), then migration 006, which puts the kept holders
+    in the answer's order."""
     here = os.path.dirname(os.path.abspath(__file__))
-    with open(os.path.join(here, "..", "src", "db", "schema", engine,
-                           "003_kept_vault.sql")) as f:
+    schema = os.path.join(here, "..", "src", "db", "schema", engine)
+    with open(os.path.join(schema, "003_kept_vault.sql")) as f:
         text = f.read()
-    return text[text.index("-- Backfill"):]
+    with open(os.path.join(schema, "006_vault_holders_order.sql")) as f:
+        order = f.read()
+    return text[text.index("-- Backfill"):] + "\n" + order
 
 
 def load_sqlite(path, data):
