@@ -11,6 +11,7 @@ equal to the one recomputed from the container rows, on both engines, and
 a page must answer the holders in the API's order.
 """
 import hashlib
+import json
 import os
 import sqlite3
 import tempfile
@@ -142,6 +143,9 @@ def page(inst, uid, gid):
     r = requests.get(f"{inst.url}/api/v1/sync/groups/{gid}/vault",
                      headers={"Authorization": "Bearer " + token(uid)}, timeout=TIMEOUT)
     assert r.status_code == 200, r.text
+    # The answer is written as text around the kept holders: compact, in
+    # the order of its keys, as every other answer.
+    assert r.text == json.dumps(r.json(), separators=(",", ":"), ensure_ascii=False)
     return r.json()
 
 
