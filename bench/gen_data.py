@@ -14,8 +14,8 @@ quantities.  Writes items.txt next to this script's output (env OUT_DIR).
 
 The rows go straight into the tables, past the store, so the kept vault
 (vault_holders, vault_items, vault_totals) is then filled by the backfill
-of migration 003_kept_vault.sql, the same SQL that fills it for an
-existing installation.
+of migration 003_kept_vault.sql and put in the answer's order by 006, the
+same SQL that fills it for an existing installation.
 """
 import hashlib
 import io

@@ -17,7 +17,7 @@
 #   git archive <commit> | tar -x -C /tmp/before && cd /tmp/before &&
 #   autoreconf -fi && mkdir build && cd build && ../configure && make
 # Data: bench/gen_data.py (GROUPS groups of 5 members, one 800-item bank
-# each), the kept vault filled by migration 003's backfill.  Needs wrk,
+# each), the kept vault filled by migration 003's backfill and 006.  Needs wrk,
 # pgbench and postgresql-15 (apt-get install wrk postgresql-15
 # postgresql-contrib-15), node and npm (Node 20); the Node server's
 # packages are installed from the npm registry into the scratch directory,
