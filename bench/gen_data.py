@@ -14,8 +14,8 @@ quantities.  Writes items.txt next to this script's output (env OUT_DIR).
 
 The rows go straight into the tables, past the store, so the kept vault
 (vault_holders, vault_items, vault_totals) is then filled by the backfill
-of migration 003_kept_vault.sql, the same SQL that fills it for an
-existing installation.
+of migration 003_kept_vault.sql and put in the answer's order by 006, the
+same SQL that fills it for an existing installation.
 """
 import hashlib
 import io
@@ -70,13 +70,16 @@ TABLES = [
 
 
 def backfill(engine):
-    """The backfill part of migration 003 for engine: everything after its
-    "-- Backfill" comment."""
+    """The backfill part of migration 003 for engine (everything after its
+    "-- Backfill" comment), then migration 006, which puts the kept holders
+    in the answer's order."""
     here = os.path.dirname(os.path.abspath(__file__))
-    with open(os.path.join(here, "..", "src", "db", "schema", engine,
-                           "003_kept_vault.sql")) as f:
+    schema = os.path.join(here, "..", "src", "db", "schema", engine)
+    with open(os.path.join(schema, "003_kept_vault.sql")) as f:
         text = f.read()
-    return text[text.index("-- Backfill"):]
+    with open(os.path.join(schema, "006_vault_holders_order.sql")) as f:
+        order = f.read()
+    return text[text.index("-- Backfill"):] + "\n" + order
 
 
 def load_sqlite(path, data):

@@ -17,7 +17,7 @@
 #   git archive <commit> | tar -x -C /tmp/before && cd /tmp/before &&
 #   autoreconf -fi && mkdir build && cd build && ../configure && make
 # Data: bench/gen_data.py (GROUPS groups of 5 members, one 800-item bank
-# each), the kept vault filled by migration 003's backfill.  Needs wrk,
+# each), the kept vault filled by migration 003's backfill and 006.  Needs wrk,
 # pgbench and postgresql-15 (apt-get install wrk postgresql-15
 # postgresql-contrib-15), node and npm (Node 20); the Node server's
 # packages are installed from the npm registry into the scratch directory,
@@ -126,8 +126,13 @@ for engine in sqlite postgres; do
 		pgdsn="$dsn dbname=coffer_bench"
 		beforedsn="$dsn dbname=coffer_before"
 		# What the server does in the background, for the p99s.
+		# And for the sync's tail: every lock wait past 100 ms and
+		# every statement past 200 ms, with the time it started.
 		psql "$dsn" -q -c "ALTER SYSTEM SET log_checkpoints = on" \
 			-c "ALTER SYSTEM SET log_autovacuum_min_duration = 0" \
+			-c "ALTER SYSTEM SET log_lock_waits = on" \
+			-c "ALTER SYSTEM SET deadlock_timeout = '100ms'" \
+			-c "ALTER SYSTEM SET log_min_duration_statement = 200" \
 			-c "SELECT pg_reload_conf()" >/dev/null
 	fi
 	start "$build/cofferd" $engine "$dir/coffer.db" "$pgdsn"
@@ -184,3 +189,10 @@ sed 's/^/    /' "$dir/cells"
 echo "PostgreSQL checkpoints and autovacuum after the data was loaded:"
 grep -E "checkpoint starting|automatic (vacuum|analyze)" "$dir/pg/server.log" |
 	sed -E 's/^[0-9-]+ ([0-9:]+)\.[0-9]+ UTC \[[0-9]+\] LOG: +/    \1 /' | cut -c1-110 | tail -40
+echo "PostgreSQL lock waits past 100 ms (log_lock_waits), by the statement that waited:"
+grep -A3 "still waiting for" "$dir/pg/server.log" | grep -E "STATEMENT" |
+	sed -E 's/.*STATEMENT: +//' | cut -c1-70 | sort | uniq -c | sort -rn | head -10
+echo "PostgreSQL statements past 200 ms, per minute and statement (first 60 characters):"
+grep "duration: " "$dir/pg/server.log" |
+	sed -E 's/^[0-9-]+ ([0-9]+:[0-9]+):[0-9.]+ UTC.*duration: ([0-9.]+) ms +(statement|execute [^:]*): +(.{0,60}).*/\1 \4/' |
+	sort | uniq -c | sort -k2,2 -k1,1rn | head -40

@@ -24,9 +24,11 @@
  * previous page ended.
  *
  * The page is fetched with limit + 1 rows: the extra row only tells
- * whether a next page exists.  total_value and item_count come from one
- * window over every matching item in the same statement (store_vault_page;
- * store_vault_totals only when the page is empty).
+ * whether a next page exists.  total_value and item_count come with the
+ * page's rows, over every matching item (store_vault_page; store_vault_totals
+ * only when the page is empty).  The page's answer is written as text with
+ * each row's kept holders copied in unparsed ("the page's answer" below);
+ * the other answers are built with jansson.
  *
  * Values and totals may pass 2^63 - 1 (docs/API.md "Numbers"): they are
  * read through store_vault_value() and store_vault_total(), which clamp
@@ -37,6 +39,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <event2/buffer.h>
 
 #include "src/db/db.h"
 #include "src/store/containers.h"
@@ -88,69 +92,73 @@ parse_item_id(const char *s)
 	return errno || *end ? -1 : (int64_t)v;
 }
 
-/* ---- holders, sorted: largest first, then by character and container ---- */
+/* ---- the page's answer, written as text ---- */
 
-static int
-holder_cmp(const void *a, const void *b)
+/*
+ * A page is the busiest read there is, and most of its answer is the
+ * rows' holders, kept as the very JSON text the answer carries (sorted
+ * and compact, store/vault_keep.c): so the answer is written straight
+ * into one growing buffer, each row's holders copied as they are, in the
+ * form and order json_dumps(JSON_COMPACT) gives the same object
+ * (http_reply_json), instead of parsing every row's holders and
+ * serialising it all again.
+ */
+
+/* s as a JSON string, escaped as jansson escapes (docs/API.md strings are
+ * UTF-8, which goes as it is), or null. */
+static void
+put_string(struct evbuffer *b, const char *s)
 {
-	json_t *x = *(json_t *const *)a, *y = *(json_t *const *)b;
-	json_int_t qx = json_integer_value(json_object_get(x, "qty"));
-	json_int_t qy = json_integer_value(json_object_get(y, "qty"));
-	int c;
+	const char *run;
 
-	if (qx != qy)
-		return qx > qy ? -1 : 1;
-	c = strcmp(json_string_value(json_object_get(x, "character")),
-	    json_string_value(json_object_get(y, "character")));
-	if (c)
-		return c;
-	return strcmp(json_string_value(json_object_get(x, "container")),
-	    json_string_value(json_object_get(y, "container")));
+	if (s == NULL) {
+		evbuffer_add(b, "null", 4);
+		return;
+	}
+	evbuffer_add(b, "\"", 1);
+	for (run = s; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		const char *esc = NULL;
+		char u[8];
+
+		if (c >= 0x20 && c != '"' && c != '\\')
+			continue;
+		evbuffer_add(b, run, (size_t)(s - run));
+		switch (c) {
+		case '"': esc = "\\\""; break;
+		case '\\': esc = "\\\\"; break;
+		case '\b': esc = "\\b"; break;
+		case '\f': esc = "\\f"; break;
+		case '\n': esc = "\\n"; break;
+		case '\r': esc = "\\r"; break;
+		case '\t': esc = "\\t"; break;
+		default:
+			snprintf(u, sizeof(u), "\\u%04X", c);
+			esc = u;
+		}
+		evbuffer_add(b, esc, strlen(esc));
+		run = s + 1;
+	}
+	evbuffer_add(b, run, (size_t)(s - run));
+	evbuffer_add(b, "\"", 1);
 }
 
-/* The holders array from the JSON text the page query built. */
-static json_t *
-holders_json(const char *text)
-{
-	json_t *arr = text ? json_loads(text, 0, NULL) : NULL;
-	size_t n;
-
-	if (!json_is_array(arr)) {
-		json_decref(arr);
-		return json_array();
-	}
-	n = json_array_size(arr);
-	if (n > 1) {
-		json_t **v = xcalloc(n, sizeof(*v));
-		json_t *sorted = json_array();
-
-		for (size_t i = 0; i < n; i++)
-			v[i] = json_array_get(arr, i);
-		qsort(v, n, sizeof(*v), holder_cmp);
-		for (size_t i = 0; i < n; i++)
-			json_array_append(sorted, v[i]);
-		free(v);
-		json_decref(arr);
-		arr = sorted;
-	}
-	return arr;
-}
-
-/* A vault item from row i of store_vault_page. */
-static json_t *
-item_json(const struct db_result *rows, int i)
+/* A vault item from row i of store_vault_page, as the object's text. */
+static void
+put_item(struct evbuffer *b, const struct db_result *rows, int i)
 {
 	int64_t qty = db_int(rows, i, VAULT_PAGE_QTY);
 	int64_t price = db_int(rows, i, VAULT_PAGE_UNIT_PRICE), value;
 	int sat = store_vault_value(qty, price, &value);
+	const char *holders = db_text(rows, i, VAULT_PAGE_HOLDERS);
 
-	return saturated(json_pack("{s:I,s:o,s:I,s:I,s:I,s:o}",
-	    "id", (json_int_t)db_int(rows, i, VAULT_PAGE_ID),
-	    "name", text_json(rows, i, VAULT_PAGE_NAME),
-	    "qty", (json_int_t)qty,
-	    "unit_price", (json_int_t)price,
-	    "value", (json_int_t)value,
-	    "holders", holders_json(db_text(rows, i, VAULT_PAGE_HOLDERS))), sat);
+	evbuffer_add_printf(b, "{\"id\":%lld,\"name\":",
+	    (long long)db_int(rows, i, VAULT_PAGE_ID));
+	put_string(b, db_text(rows, i, VAULT_PAGE_NAME));
+	evbuffer_add_printf(b, ",\"qty\":%lld,\"unit_price\":%lld,\"value\":%lld,"
+	    "\"holders\":", (long long)qty, (long long)price, (long long)value);
+	evbuffer_add(b, holders ? holders : "[]", holders ? strlen(holders) : 2);
+	evbuffer_add(b, sat ? ",\"saturated\":true}" : "}", sat ? 18 : 1);
 }
 
 /* ---- the cursor ---- */
@@ -250,16 +258,17 @@ parse_query(struct req *r, struct vault_query *vq, struct http_cursor *c)
 	return cursor_parse(r, vq, c);
 }
 
-/* The whole vault answer for group id. */
+/* The whole vault answer for group id (see "the page's answer" above). */
 static void
 reply_vault(struct req *r, int64_t id)
 {
 	struct vault_query vq = { .group_id = id };
-	struct db_result *tot = NULL, *rows = NULL;
+	struct db_result *tot = NULL, *rows = NULL, *head;
 	struct http_cursor cursor;
-	json_t *items, *next, *version;
+	struct evbuffer *b;
+	json_t *next = NULL;
 	int64_t count, value;
-	int n, sat;
+	int n, sat, hc, vc;
 
 	if (parse_query(r, &vq, &cursor) < 0)
 		return;
@@ -272,30 +281,41 @@ reply_vault(struct req *r, int64_t id)
 	n = db_nrows(rows);
 	if (n > 0) {
 		/* Every row carries the totals over all matches. */
-		count = db_int(rows, 0, VAULT_PAGE_ITEM_COUNT);
+		head = rows;
+		hc = VAULT_PAGE_ITEM_COUNT;
+		vc = VAULT_PAGE_CATALOG_VERSION;
 		sat = store_vault_total(rows, 0, VAULT_PAGE_TOTAL_VALUE, &value);
-		version = text_json(rows, 0, VAULT_PAGE_CATALOG_VERSION);
 	} else {
 		if (store_vault_totals(id, vq.container, vq.q, &tot) < 0) {
 			db_result_free(rows);
 			http_db_error(r);
 			return;
 		}
-		count = db_int(tot, 0, VAULT_TOTALS_ITEM_COUNT);
+		head = tot;
+		hc = VAULT_TOTALS_ITEM_COUNT;
+		vc = VAULT_TOTALS_CATALOG_VERSION;
 		sat = store_vault_total(tot, 0, VAULT_TOTALS_TOTAL_VALUE, &value);
-		version = text_json(tot, 0, VAULT_TOTALS_CATALOG_VERSION);
 	}
-	items = json_array();
-	for (int i = 0; i < n && i < vq.limit; i++)
-		json_array_append_new(items, item_json(rows, i));
-	next = n > vq.limit ? cursor_json(&vq, rows, vq.limit - 1) : json_null();
-	http_reply_json(r, 200, saturated(json_pack("{s:I,s:o,s:I,s:I,s:o,s:o}",
-	    "group_id", (json_int_t)id,
-	    "catalog_version", version,
-	    "total_value", (json_int_t)value,
-	    "item_count", (json_int_t)count,
-	    "items", items,
-	    "next_cursor", next), sat));
+	count = db_int(head, 0, hc);
+	b = evbuffer_new();
+	evbuffer_add_printf(b, "{\"group_id\":%lld,\"catalog_version\":", (long long)id);
+	put_string(b, db_text(head, 0, vc));
+	evbuffer_add_printf(b, ",\"total_value\":%lld,\"item_count\":%lld,\"items\":[",
+	    (long long)value, (long long)count);
+	for (int i = 0; i < n && i < vq.limit; i++) {
+		if (i > 0)
+			evbuffer_add(b, ",", 1);
+		put_item(b, rows, i);
+	}
+	evbuffer_add(b, "],\"next_cursor\":", 16);
+	if (n > vq.limit)
+		next = cursor_json(&vq, rows, vq.limit - 1);
+	put_string(b, json_string_value(next));
+	evbuffer_add(b, sat ? ",\"saturated\":true}" : "}", sat ? 18 : 1);
+	http_reply_raw(r, 200, "application/json", evbuffer_pullup(b, -1),
+	    evbuffer_get_length(b));
+	evbuffer_free(b);
+	json_decref(next);
 	db_result_free(tot);
 	db_result_free(rows);
 }

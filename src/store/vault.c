@@ -32,9 +32,12 @@
  * says so.  The summary's sums use the SQLite functions db_sqlite.c
  * registers (sum_mul), or NUMERIC on PostgreSQL.
  *
- * store_vault_item and store_vault_summary still read the container rows:
- * one item's holders are a few key lookups per shared character, and the
- * summary's per-member totals are not kept.
+ * One item's holders are a range of the kept vault_holders (with a key
+ * lookup each for the owner and held_since); the summary's containers are
+ * the kept vault_totals rows.  Only the summary's per-member totals still
+ * sum the members' container rows: they are not kept, since every sync
+ * would write one more row per group for them (docs/SCHEMA.md "The kept
+ * vault").
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -46,8 +49,6 @@
 
 #define CURRENT_SNAPSHOT "(SELECT id FROM catalog_snapshots WHERE is_current)"
 #define CURRENT_VERSION "(SELECT version FROM catalog_snapshots WHERE is_current)"
-#define CONTAINERS "('inventory', 'equipment', 'bank', 'group_storage', " \
-	"'seed_vault', 'rune_pouch', 'quiver', 'looting_bag', 'potion_storage')"
 
 /* The exact sum of A * B over the rows. */
 #define LITE_SUM_MUL(A, B)	"sum_mul(" A ", " B ")"
@@ -191,15 +192,19 @@ store_vault_item(int64_t group_id, int64_t item_id, struct db_result **holders,
 	static struct db_stmt *st_holders, *st_item;
 	struct db_value p[] = { DB_INT(group_id), DB_INT(item_id) };
 
-	/* Columns in the order of enum vault_holder_col and vault_item_col. */
+	/* Columns in the order of enum vault_holder_col and vault_item_col.
+	 * The item's kept holders (a range of vault_holders' primary key),
+	 * each with its owner and since when it is held (key lookups). */
 	if (st_holders == NULL) {
 		st_holders = db_prepare(
-		    "SELECT c.name, gc.user_id, ci.container, ci.qty, ci.held_since "
-		    "FROM group_characters gc JOIN characters c ON c.id = gc.character_id "
-		    "JOIN container_items ci ON ci.character_id = gc.character_id "
-		    "AND ci.container IN " CONTAINERS " AND ci.item_id = $2 "
-		    "WHERE gc.group_id = $1 "
-		    "ORDER BY ci.qty DESC, lower(c.name), ci.container");
+		    "SELECT c.name, gc.user_id, h.container, h.qty, ci.held_since "
+		    "FROM vault_holders h JOIN characters c ON c.id = h.character_id "
+		    "JOIN group_characters gc ON gc.group_id = h.group_id "
+		    "AND gc.character_id = h.character_id "
+		    "JOIN container_items ci ON ci.character_id = h.character_id "
+		    "AND ci.container = h.container AND ci.item_id = h.item_id "
+		    "WHERE h.group_id = $1 AND h.item_id = $2 "
+		    "ORDER BY h.qty DESC, lower(c.name), h.container");
 		/* One row even when the catalog lacks the item (or there is
 		 * no catalog at all). */
 		st_item = db_prepare(
@@ -244,16 +249,13 @@ store_vault_item(int64_t group_id, int64_t item_id, struct db_result **holders,
 	"GROUP BY m.user_id, u.display_name " \
 	"ORDER BY " CLAMP(SUM_MUL) " DESC, m.user_id"
 
-#define CONTAINERS_SQL(SUM_MUL, CLAMP) \
-	"SELECT ci.container, COUNT(DISTINCT ci.item_id), " \
-	VALUE_SUM(SUM_MUL) " " \
-	"FROM group_characters gc " \
-	"JOIN container_items ci ON ci.character_id = gc.character_id " \
-	"LEFT JOIN catalog_items ca ON ca.snapshot_id = " CURRENT_SNAPSHOT \
-	" AND ca.item_id = ci.item_id " \
-	"WHERE gc.group_id = $1 " \
-	"GROUP BY ci.container " \
-	"ORDER BY " CLAMP(SUM_MUL) " DESC, ci.container"
+/* The kept totals of each container (vault_totals; a row left at zero by
+ * removals is no container).  CAST clamps a decimal TEXT total past
+ * 2^63 - 1 on SQLite. */
+#define CONTAINERS_SQL(CLAMPED) \
+	"SELECT t.container, t.item_count, t.total_value FROM vault_totals t " \
+	"WHERE t.group_id = $1 AND t.container <> '' AND t.item_count > 0 " \
+	"ORDER BY " CLAMPED " DESC, t.container"
 
 int
 store_vault_summary(int64_t group_id, struct db_result **members,
@@ -267,8 +269,8 @@ store_vault_summary(int64_t group_id, struct db_result **members,
 		    MEMBERS_SQL(LITE_SUM_MUL, LITE_CLAMP),
 		    MEMBERS_SQL(PG_SUM_MUL, PG_CLAMP));
 		st_containers = db_prepare_dual(
-		    CONTAINERS_SQL(LITE_SUM_MUL, LITE_CLAMP),
-		    CONTAINERS_SQL(PG_SUM_MUL, PG_CLAMP));
+		    CONTAINERS_SQL("CAST(t.total_value AS INTEGER)"),
+		    CONTAINERS_SQL("LEAST(t.total_value, 9223372036854775807)"));
 	}
 	*members = *containers = NULL;
 	if (db_all(st_members, p, 1, members) < 0)

@@ -75,8 +75,10 @@ int store_vault_totals(int64_t group_id, const char *container, const char *q,
  * vault.c; keep the two in step):
  *	id, name, qty, unit_price, value, sort_name, holders,
  *	item_count, total_value, catalog_version
- * holders is a JSON array text of {"character", "container", "qty"} (in no
- * particular order; the caller sorts), within the container filter.
+ * holders is a JSON array text of {"character", "container", "qty"} within
+ * the container filter, exactly as the answer carries it: compact, largest
+ * qty first, then character and container bytewise (vault_keep.c), so the
+ * caller copies it as it is.
  * sort_name is the name key a cursor carries.  The last three are the same
  * on every row: item_count and total_value cover every matching item, not
  * just the page.  value is clamped to 2^63 - 1 (the sort key: answer

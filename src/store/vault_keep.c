@@ -43,20 +43,31 @@
 /*
  * The holders of item I of group G within container C ('' for all), as
  * the JSON text vault_items.holders keeps: read from vault_holders, which
- * the same transaction updated first.  In no particular order (the API
- * sorts them).
+ * the same transaction updated first.  The text is the answer's own: in
+ * the API's order (largest qty first, then character and container
+ * bytewise) and compact, {"character":...,"container":...,"qty":...}
+ * separated by ",", so a page splices it into its answer unparsed
+ * (routes_vault.c).  Character and container names are ASCII letters,
+ * digits, space, - and _, which need no escape; to_json() and json_quote()
+ * quote them all the same.  SQLite aggregates the rows of an ordered
+ * subquery in its order (a subquery with ORDER BY under an aggregate is
+ * never flattened); PostgreSQL says ORDER BY in the aggregate.  Migration
+ * 006 rewrote the rows kept before in this form.
  */
 #define HOLDERS_FROM "FROM vault_holders h JOIN characters c ON c.id = h.character_id "
 #define HOLDERS_WHERE(G, I, C) \
 	"WHERE h.group_id = " G " AND h.item_id = " I \
 	" AND (" C " = '' OR h.container = " C ")"
 #define LITE_HOLDERS_OF(G, I, C) \
-	"(SELECT json_group_array(json_object('character', c.name, " \
-	"'container', h.container, 'qty', h.qty)) " HOLDERS_FROM HOLDERS_WHERE(G, I, C) ")"
+	"(SELECT '[' || COALESCE(group_concat(j, ','), '') || ']' FROM " \
+	"(SELECT json_object('character', c.name, 'container', h.container, 'qty', h.qty) AS j " \
+	HOLDERS_FROM HOLDERS_WHERE(G, I, C) \
+	" ORDER BY h.qty DESC, c.name COLLATE BINARY, h.container COLLATE BINARY))"
 #define PG_HOLDERS_OF(G, I, C) \
-	"COALESCE((SELECT json_agg(json_build_object('character', c.name, " \
-	"'container', h.container, 'qty', h.qty))::text " HOLDERS_FROM \
-	HOLDERS_WHERE(G, I, C) "), '[]')"
+	"COALESCE((SELECT '[' || string_agg('{\"character\":' || to_json(c.name)::text || " \
+	"',\"container\":' || to_json(h.container)::text || ',\"qty\":' || h.qty, '},' " \
+	"ORDER BY h.qty DESC, c.name COLLATE \"C\", h.container COLLATE \"C\") || '}]' " \
+	HOLDERS_FROM HOLDERS_WHERE(G, I, C) "), '[]')"
 
 /* The pair is (still) shared: the guard of every adding write. */
 #define SHARED(G, C) \
@@ -671,11 +682,18 @@ store_vault_reprice(void)
 	"CROSS JOIN LATERAL json_array_elements(v.holders::json) e " \
 	"WHERE " IN_GROUP("v.group_id")
 
+/* Rows whose holders text is not what HOLDERS_OF writes from the kept
+ * holders (the rows above compare it as a set; a page answers it as it
+ * is, so its order and form matter too). */
+#define TEXT_DIFF(HOLDERS_OF) \
+	"SELECT v.group_id FROM vault_items v WHERE " IN_GROUP("v.group_id") \
+	" AND v.holders <> " HOLDERS_OF("v.group_id", "v.item_id", "v.container")
+
 /* The group ids in A but not B, as a subquery. */
 #define DIFF(A, B)	"SELECT group_id FROM (" A " EXCEPT " B ") d"
 
-#define VERIFY_SQL(EI, ET, KH) \
-	"SELECT DISTINCT group_id FROM (" \
+#define VERIFY_SQL(EI, ET, KH, TD) \
+	"SELECT DISTINCT group_id FROM (" TD " UNION ALL " \
 	DIFF(EXP_HOLDERS, KEPT_HOLDERS) " UNION ALL " DIFF(KEPT_HOLDERS, EXP_HOLDERS) \
 	" UNION ALL " DIFF(EI, KEPT_ITEMS) " UNION ALL " DIFF(KEPT_ITEMS, EI) \
 	" UNION ALL " DIFF(ET, KEPT_TOTALS) " UNION ALL " DIFF(KEPT_TOTALS, ET) \
@@ -728,8 +746,10 @@ store_vault_verify(int64_t group_id, struct db_result **differ, int64_t *checked
 
 	if (st == NULL) {
 		st = db_prepare_dual(
-		    VERIFY_SQL(LITE_EXP_ITEMS(""), LITE_EXP_TOTALS, LITE_KEPT_HELD),
-		    VERIFY_SQL(PG_EXP_ITEMS(""), PG_EXP_TOTALS, PG_KEPT_HELD));
+		    VERIFY_SQL(LITE_EXP_ITEMS(""), LITE_EXP_TOTALS, LITE_KEPT_HELD,
+		    TEXT_DIFF(LITE_HOLDERS_OF)),
+		    VERIFY_SQL(PG_EXP_ITEMS(""), PG_EXP_TOTALS, PG_KEPT_HELD,
+		    TEXT_DIFF(PG_HOLDERS_OF)));
 		count = db_prepare("SELECT COUNT(*) FROM groups WHERE " IN_GROUP("id"));
 	}
 	*differ = NULL;
