@@ -262,8 +262,10 @@ def check_vault_history_and_export(s):
     p = s.page
     # Earlier days' totals, as a month of daily syncs would have left
     # them (the demo's own syncs are all today's).
+    now = p.eval("fetch('/api/v1/groups/%s').then(r => r.json()).then(g => g.total_value)"
+                 % s.gid)
     days = ",".join("(%s, date('now', '-%d days'), %d, %d)"
-                    % (s.gid, d, 400000000 - d * 4000000 + (d % 3) * 9000000, 1300 - d)
+                    % (s.gid, d, now * (100 - d) // 100 + (d % 3) * now // 50, 1300 - d)
                     for d in range(1, 30))
     client.db_sql(s.inst, "INSERT OR IGNORE INTO vault_daily "
                           "(group_id, day, total_value, item_count) VALUES " + days)
