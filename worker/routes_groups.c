@@ -80,6 +80,20 @@ group_json(const struct db_result *rows, int i, const struct db_result *tot)
 	return g;
 }
 
+/* The last heartbeat of the character in row j of chars, or null. */
+static json_t *
+presence_json(const struct db_result *chars, int j)
+{
+	if (db_isnull(chars, j, SHARED_SEEN_AT))
+		return json_null();
+	return json_pack("{s:o,s:o,s:o}",
+	    "world", db_isnull(chars, j, SHARED_WORLD) ? json_null() :
+	    json_integer(db_int(chars, j, SHARED_WORLD)),
+	    "activity", db_isnull(chars, j, SHARED_ACTIVITY) ? json_null() :
+	    json_string(db_text(chars, j, SHARED_ACTIVITY)),
+	    "at", http_json_time(chars, j, SHARED_SEEN_AT));
+}
+
 /* The Member (docs/API.md "Resources") from row i of members, with its rows of chars. */
 static json_t *
 member_json(const struct db_result *members, int i, const struct db_result *chars)
@@ -89,9 +103,10 @@ member_json(const struct db_result *members, int i, const struct db_result *char
 
 	for (int j = 0; j < db_nrows(chars); j++)
 		if (db_int(chars, j, SHARED_USER_ID) == uid)
-			json_array_append_new(list, json_pack("{s:s,s:o}",
+			json_array_append_new(list, json_pack("{s:s,s:o,s:o}",
 			    "name", db_text(chars, j, SHARED_NAME),
-			    "last_sync_at", http_json_time(chars, j, SHARED_LAST_SYNC_AT)));
+			    "last_sync_at", http_json_time(chars, j, SHARED_LAST_SYNC_AT),
+			    "presence", presence_json(chars, j)));
 	return json_pack("{s:I,s:s,s:s,s:o,s:o}",
 	    "user_id", (json_int_t)uid,
 	    "display_name", db_text(members, i, MEMBER_DISPLAY_NAME),

@@ -287,8 +287,10 @@ store_groups_roster(int64_t group_id, int64_t user_id, struct db_result **member
 		    "WHERE m.group_id = $1 AND (CAST($2 AS BIGINT) = 0 OR m.user_id = $2) "
 		    "ORDER BY m.joined_at, m.user_id");
 		st_chars = db_prepare(
-		    "SELECT gc.user_id, c.name, c.last_sync_at "
+		    "SELECT gc.user_id, c.name, c.last_sync_at, "
+		    "p.seen_at, p.world, p.activity "
 		    "FROM group_characters gc JOIN characters c ON c.id = gc.character_id "
+		    "LEFT JOIN presence p ON p.character_id = c.id "
 		    "WHERE gc.group_id = $1 AND (CAST($2 AS BIGINT) = 0 OR gc.user_id = $2) "
 		    "ORDER BY gc.user_id, lower(c.name), c.id");
 	}

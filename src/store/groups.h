@@ -60,12 +60,18 @@ enum member_col {
 /*
  * Rows for the characters the members share (store_groups_roster's
  * chars), by member, in SELECT order:
- *	user_id, name, last_sync_at
+ *	user_id, name, last_sync_at, seen_at, world, activity
+ * The last three are the character's last heartbeat (the presence row):
+ * all NULL when it never sent one; world and activity also NULL when that
+ * heartbeat left them out.
  */
 enum shared_col {
 	SHARED_USER_ID,
 	SHARED_NAME,
 	SHARED_LAST_SYNC_AT,
+	SHARED_SEEN_AT,
+	SHARED_WORLD,
+	SHARED_ACTIVITY,
 };
 
 /* Outcomes of store_groups_join besides -1 (a database error). */

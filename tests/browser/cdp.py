@@ -10,11 +10,6 @@ listening that another process could talk to.
 A reader thread splits the stream: answers wake the caller waiting for
 that id, events go to the page's list (console errors, exceptions,
 responses), which the tests read.  Every wait has a deadline.
-
-Page.mock() answers chosen requests itself (the Fetch domain): the
-reader thread fulfils them at once, without waiting for the browser's
-acknowledgement, so a page can be tested against an API shape before the
-server has it.
 """
 import json
 import os
@@ -62,7 +57,6 @@ class Browser:
         os.close(from_child_w)
         self._next = 0
         self._wlock = threading.Lock()
-        self.fetch_handlers = {}    # session -> fn(request) -> (status, body, type) | None
         self._answers = {}
         self._cond = threading.Condition()
         self.events = []
@@ -85,9 +79,6 @@ class Browser:
             while b"\0" in buf:
                 raw, buf = buf.split(b"\0", 1)
                 msg = json.loads(raw)
-                if msg.get("method") == "Fetch.requestPaused":
-                    self._fetch(msg)
-                    continue
                 with self._cond:
                     if "id" in msg:
                         self._answers[msg["id"]] = msg
@@ -107,24 +98,6 @@ class Browser:
             while data:
                 data = data[os.write(self._w, data):]
         return mid
-
-    def _fetch(self, msg):
-        """A request paused by Page.mock: answer it, or let it through."""
-        session, p = msg.get("sessionId"), msg["params"]
-        handler = self.fetch_handlers.get(session)
-        answer = handler(p["request"]) if handler else None
-        if answer is None:
-            self._write("Fetch.continueRequest", {"requestId": p["requestId"]}, session)
-            return
-        status, body, ctype = answer
-        if not isinstance(body, (str, bytes)):
-            body = json.dumps(body)
-        if isinstance(body, str):
-            body = body.encode()
-        self._write("Fetch.fulfillRequest", {
-            "requestId": p["requestId"], "responseCode": status,
-            "responseHeaders": [{"name": "Content-Type", "value": ctype}],
-            "body": base64.b64encode(body).decode()}, session)
 
     def send(self, method, params=None, session=None, timeout=30):
         mid = self._write(method, params, session)
@@ -172,17 +145,6 @@ class Page:
     def send(self, method, params=None, timeout=30):
         return self.b.send(method, params, self.session, timeout)
 
-    def mock(self, patterns, handler):
-        """Pause requests matching patterns (Fetch URL patterns, * as
-        wildcard); handler(request) returns (status, body, content type)
-        to answer one, or None to let it through.  mock([], None) ends it."""
-        if not patterns:
-            self.b.fetch_handlers.pop(self.session, None)
-            self.send("Fetch.disable")
-            return
-        self.b.fetch_handlers[self.session] = handler
-        self.send("Fetch.enable", {"patterns": [{"urlPattern": u} for u in patterns]})
-
     def resize(self, width, height=900):
         self.width = width
         self.send("Emulation.setDeviceMetricsOverride",
@@ -207,8 +169,9 @@ class Page:
                                                   for a in p.get("args", [])])
             elif m == "Log.entryAdded" and p.get("entry", {}).get("level") == "error":
                 entry = p["entry"]
-                # A 4xx the page handles (401 before logging in, billing
-                # off, the HTML 404 itself) is logged by the browser too;
+                # A 4xx the page handles (401 before logging in, a free
+                # group's 403 history, the HTML 404 itself) is logged by
+                # the browser too;
                 # 5xx are caught below, from the responses.
                 if entry.get("source") == "network" and "status of 4" in entry.get("text", ""):
                     continue

@@ -188,6 +188,12 @@ def check_live_sync(s):
     assert hb.status_code == 204, hb.text
     p.wait("/World 420/.test(document.querySelector('#roster li[data-character=\"Lynx Titan\"]')"
            ".textContent)", timeout=10, what="presence in the roster")
+    # A page opened afterwards has it from the roster answer: no heartbeat
+    # is sent now, so no live event can bring it.
+    p.goto(s.url + "/app/groups/%s" % s.gid)
+    p.wait("/Online.*World 420.*Fishing/.test((document.querySelector("
+           "'#roster li[data-character=\"Lynx Titan\"] .presence-slot') || {}).textContent)",
+           timeout=5, what="presence from the roster after a reload")
 
 
 def check_activity(s):
@@ -207,93 +213,87 @@ def check_settings_account_billing_join(s):
     s.at_both_widths("account", "/app/account",
                      lambda p: p.wait("document.querySelector('#tokens tbody tr')"))
     s.at_both_widths("billing", "/app/billing",
-                     lambda p: p.wait("document.getElementById('plans') || "
-                                      "document.getElementById('billing-off')"))
+                     lambda p: p.wait("document.getElementById('plans')"))
     s.at_both_widths("join", "/join/DEMXCLAN2345",
                      lambda p: p.wait("document.getElementById('join')"))
 
 
-PLANS = {"plans": [
-    {"name": "free", "members_per_group": 5, "activity_days": 7, "webhooks_per_group": 0,
-     "history_export": False},
-    {"name": "premium", "members_per_group": 25, "activity_days": 365,
-     "webhooks_per_group": 10, "history_export": True, "price": "4.99 EUR / month"}]}
-
-
 def check_billing_upgrade(s):
-    """The billing page against the billing API's shapes (answered here,
-    through the DevTools Fetch domain): upgrade, the provider's redirect
-    back, then premium once the webhook has landed (the page polls)."""
+    """The real billing flow with the mock provider: the plan table,
+    Upgrade, the provider's checkout page, Pay, back at
+    /app/billing?checkout=done, and premium once the provider's signed
+    webhook has landed.  Nothing is answered for the server."""
     p = s.page
-    st = {"plan": "free", "status": "none", "polls": 0, "csrf": None}
-
-    def api(req):
-        url, method = req["url"], req["method"]
-        if url.endswith("/api/v1/billing/plans"):
-            return 200, PLANS, "application/json"
-        if url.endswith("/api/v1/billing/subscription"):
-            if st["csrf"] and "checkout=done" in p_url[0]:
-                st["polls"] += 1
-                if st["polls"] >= 3:    # the webhook lands a moment later
-                    st.update(plan="premium", status="active")
-            return 200, {"plan": st["plan"], "status": st["status"],
-                         "current_period_end": "2027-01-01T00:00:00Z"
-                         if st["plan"] == "premium" else None}, "application/json"
-        if url.endswith("/api/v1/billing/checkout") and method == "POST":
-            st["csrf"] = req["headers"].get("X-CSRF-Token")
-            return 201, {"checkout_url": s.url + "/app/billing?checkout=done"}, "application/json"
-        return None
-    p_url = [""]
-    p.mock(["*/api/v1/billing/*"], api)
-    try:
-        for width in (NARROW, WIDE):
-            p.resize(width)
-            p.goto(s.url + "/app/billing")
-            p.wait("document.getElementById('plans')", what="the plan table")
-            assert "4.99" in p.text("#plans")
-            assert p.overflow() <= 0
-            s.shot("billing-plans")
-        p_url[0] = "checkout=done"
-        p.eval("[...document.querySelectorAll('#subscription button')]"
-               ".find(b => /Upgrade/.test(b.textContent)).click()")
-        p.wait("location.search === '?checkout=done' || /Welcome/.test("
-               "document.getElementById('billing-msg').textContent)", what="back from checkout")
-        p.wait("/Welcome to premium/.test(document.getElementById('billing-msg').textContent)",
-               timeout=15, what="premium after the webhook")
-        assert p.text("#plan-name") == "Premium"
-        assert st["csrf"], "checkout was sent without X-CSRF-Token"
-        s.shot("billing-premium")
-    finally:
-        p.mock([], None)
+    hist = "/api/v1/groups/%s/vault/history" % s.gid
+    assert p.eval("fetch(%r).then(r => r.status)" % hist) == 403, "history before premium"
+    for width in (NARROW, WIDE):
+        p.resize(width)
+        p.goto(s.url + "/app/billing")
+        p.wait("document.getElementById('plans')", what="the plan table")
+        plans = p.text("#plans")
+        assert "5.00 / month" in plans and "free" in plans, plans
+        assert p.text("#plan-name") == "Free"
+        assert p.overflow() <= 0
+        s.shot("billing-plans")
+    p.eval("[...document.querySelectorAll('#subscription button')]"
+           ".find(b => /Upgrade/.test(b.textContent)).click()")
+    p.wait("location.pathname.startsWith('/billing/mock/checkout/cs_') && "
+           "document.readyState === 'complete' && document.querySelector('form button')",
+           timeout=15, what="the mock provider's checkout page")
+    assert "premium" in p.text("body")
+    for width in (NARROW, WIDE):
+        p.resize(width)
+        s.shot("billing-checkout")
+    p.click("form button")      # Pay: a plain form POST, then the 302 back
+    p.wait("location.pathname === '/app/billing' && "
+           "/Welcome to premium/.test((document.getElementById('billing-msg') || {})"
+           ".textContent)", timeout=20, what="premium after the checkout")
+    assert p.text("#plan-name") == "Premium"
+    assert p.eval("location.search") == "", "?checkout=done is left in the address"
+    sub = p.eval("fetch('/api/v1/billing/subscription').then(r => r.json())")
+    assert sub["plan"] == "premium" and sub["status"] == "active", sub
+    assert p.eval("fetch(%r).then(r => r.status)" % hist) == 200, "history after premium"
+    s.shot("billing-premium")
 
 
 def check_vault_history_and_export(s):
-    """A premium group's vault shows its value chart and export links."""
+    """Alice is premium now: Demo Clan's vault shows its value chart from
+    the real /vault/history, and export links whose CSV downloads."""
     p = s.page
-    days = [{"date": "2026-11-%02d" % d, "total_value": 400000000 + d * 4000000 + (d % 3) * 9000000,
-             "item_count": 1300 + d} for d in range(1, 31)]
-
-    def api(req):
-        if "/vault/history" in req["url"]:
-            return 200, {"history": days}, "application/json"
-        return None
-    p.mock(["*/vault/history*"], api)
-    try:
-        for width in (WIDE, NARROW):
-            p.resize(width)
-            p.goto(s.url + "/app/groups/%s" % s.gid)
-            p.wait("document.querySelector('#history svg.chart polyline')", what="the chart")
-            assert p.eval("document.querySelectorAll('#history svg circle').length") == 30
-            hrefs = p.eval("[...document.querySelectorAll('#history a[download]')]"
-                           ".map(a => a.getAttribute('href'))")
-            assert hrefs == ["/api/v1/groups/%s/vault/export" % s.gid,
-                             "/api/v1/groups/%s/vault/export?format=json" % s.gid], hrefs
-            assert p.overflow() <= 0
-            p.eval("document.getElementById('history').scrollIntoView()")
-            s.shot("vault-history", full=False)
-    finally:
-        p.mock([], None)
-        p.resize(WIDE)
+    # Earlier days' totals, as a month of daily syncs would have left
+    # them (the demo's own syncs are all today's).
+    now = p.eval("fetch('/api/v1/groups/%s').then(r => r.json()).then(g => g.total_value)"
+                 % s.gid)
+    days = ",".join("(%s, date('now', '-%d days'), %d, %d)"
+                    % (s.gid, d, now * (100 - d) // 100 + (d % 3) * now // 50, 1300 - d)
+                    for d in range(1, 30))
+    client.db_sql(s.inst, "INSERT OR IGNORE INTO vault_daily "
+                          "(group_id, day, total_value, item_count) VALUES " + days)
+    n = p.eval("fetch('/api/v1/groups/%s/vault/history?days=30')"
+               ".then(r => r.json()).then(j => j.history.length)" % s.gid)
+    assert n in (29, 30), n
+    for width in (WIDE, NARROW):
+        p.resize(width)
+        p.goto(s.url + "/app/groups/%s" % s.gid)
+        p.wait("document.querySelector('#history svg.chart polyline')", what="the chart")
+        assert p.eval("document.querySelectorAll('#history svg circle').length") == n
+        hrefs = p.eval("[...document.querySelectorAll('#history a[download]')]"
+                       ".map(a => a.getAttribute('href'))")
+        assert hrefs == ["/api/v1/groups/%s/vault/export" % s.gid,
+                         "/api/v1/groups/%s/vault/export?format=json" % s.gid], hrefs
+        assert p.overflow() <= 0
+        p.eval("document.getElementById('history').scrollIntoView()")
+        s.shot("vault-history", full=False)
+    p.resize(WIDE)
+    got = p.eval("(async () => { const a = document.querySelector('#history a[download]');"
+                 " const r = await fetch(a.href); const t = await r.text();"
+                 " return {status: r.status, type: r.headers.get('content-type'),"
+                 " disp: r.headers.get('content-disposition'), lines: t.split('\\r\\n')}; })()")
+    assert got["status"] == 200 and got["type"].startswith("text/csv"), got["type"]
+    assert got["disp"].startswith("attachment"), got["disp"]
+    lines = [line for line in got["lines"] if line]
+    assert lines[0] == "id,name,qty,unit_price,value,holders", lines[:2]
+    assert len(lines) > 10 and all(line.split(",")[0].isdigit() for line in lines[1:]), lines[:3]
 
 
 def check_onboarding(s):

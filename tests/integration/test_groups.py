@@ -107,7 +107,42 @@ def test_join_flow(inst):
     for m in roster:
         assert m["display_name"] and m["joined_at"].endswith("Z")
         for c in m["characters"]:
-            assert set(c) == {"name", "last_sync_at"}
+            assert set(c) == {"name", "last_sync_at", "presence"}
+            assert c["presence"] is None        # no heartbeat yet
+
+
+def test_roster_shows_the_last_heartbeat(inst, team):
+    """A freshly opened page sees who is online: each shared character's
+    last heartbeat is in the roster, world and activity null when left out."""
+    member, base = team["member"], f"/api/v1/groups/{team['g']['id']}"
+    name = member.chars[0]
+
+    def presence():
+        roster = team["owner"].get(f"{base}/roster").json()["members"]
+        mine = next(m for m in roster if m["user_id"] == member.id)
+        return mine["characters"][0]["presence"]
+
+    assert presence() is None
+    r = requests.post(inst.url + "/api/v1/sync/heartbeat", headers=member.bearer,
+                      json={"character": name, "world": 302, "activity": "Fishing"})
+    assert r.status_code == 204, r.text
+    p = presence()
+    assert p["world"] == 302 and p["activity"] == "Fishing", p
+    assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$", p["at"]), p
+    r = requests.post(inst.url + "/api/v1/sync/heartbeat", headers=member.bearer,
+                      json={"character": name})
+    assert r.status_code == 204, r.text
+    p2 = presence()
+    assert p2["world"] is None and p2["activity"] is None and p2["at"] >= p["at"], p2
+    # Every member reads it (the member's own Member answer too); the
+    # owner's character, which sent nothing, stays null.
+    roster = team["member"].get(f"{base}/roster").json()["members"]
+    assert {m["user_id"]: m["characters"][0]["presence"] is None for m in roster} == {
+        team["owner"].id: True, team["admin"].id: True, member.id: False}
+    r = member.put(f"{base}/members/me", {"characters": [name]})
+    assert r.status_code == 200 and r.json()["characters"][0]["presence"] == p2, r.text
+    # A stranger still learns nothing.
+    assert_error(team["stranger"].get(f"{base}/roster"), 404, "not_found")
 
 
 def test_share_characters_put_members_me(inst):

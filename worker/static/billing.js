@@ -4,10 +4,11 @@
  *
  * A classic script loaded before app.js.  Checkout sends the browser to
  * the provider's page (checkout_url); the provider sends it back to
- * /app/billing?checkout=done and tells coffer by its webhook a moment
- * later, so the page polls the subscription a few times (with a deadline)
- * until it reads premium.  A 404 from the billing routes means this
- * server has no billing: the page says so and offers nothing to buy.
+ * /app/billing?checkout=done and tells coffer by its webhook, which may
+ * land a moment later (the mock provider's lands first), so the page
+ * polls the subscription a few times (with a deadline) until it reads
+ * premium.  A server without a payment provider still lists the plans;
+ * its checkout answers 503 feature_disabled, which the page says plainly.
  */
 'use strict';
 
@@ -23,28 +24,40 @@ function planRows(plans) {
 		['Activity kept', (p) => fmtInt(p.activity_days) + ' days'],
 		['Webhooks per group', (p) => (p.webhooks_per_group ? fmtInt(p.webhooks_per_group) : '–')],
 		['Vault history and export', (p) => (p.history_export ? 'yes' : '–')],
-		['Price', (p) => (p.price === undefined || p.price === null ? (p.name === 'free' ? 'free' : '–')
-			: String(p.price))],
+		['Price', priceText],
 	].map(([label, f]) => el('tr', {}, el('th', {scope: 'row'}, label),
 		el('td', {}, cell(free, f)), el('td', {}, cell(prem, f))));
 }
 
-async function pageBilling(main, me) {
+/* price is in the smallest unit of currency (cents), per interval. */
+function priceText(p) {
+	if (typeof p.price !== 'number')
+		return '–';
+	if (p.price === 0)
+		return 'free';
+	let amount;
+	try {
+		amount = new Intl.NumberFormat(undefined, {style: 'currency',
+			currency: String(p.currency || 'usd').toUpperCase()}).format(p.price / 100);
+	} catch (e) {		/* a currency code Intl does not know */
+		amount = (p.price / 100).toFixed(2) + ' ' + String(p.currency || '').toUpperCase();
+	}
+	return p.interval ? amount + ' / ' + p.interval : amount;
+}
+
+/* The welcome after a checkout, and the address without ?checkout=done. */
+function welcomePremium(msg) {
+	msg.className = 'small ok';
+	replace(msg, 'Welcome to premium.');
+	history.replaceState(null, '', location.pathname);
+}
+
+async function pageBilling(main) {
 	setTitle('Billing');
 	const subBox = el('div', {id: 'subscription'});
 	const msg = el('p', {class: 'small', id: 'billing-msg', role: 'status'});
-	let plans, sub;
-	try {
-		[plans, sub] = await Promise.all([api('GET', '/api/v1/billing/plans'),
-			api('GET', '/api/v1/billing/subscription')]);
-	} catch (e) {
-		if (e.status !== 404)
-			throw e;
-		replace(main, el('h1', {}, 'Billing'), el('section', {class: 'card'},
-			el('p', {class: 'notice', id: 'billing-off'}, 'Billing is not available on this server: ' +
-				'every account is on the ', el('strong', {}, me.plan || 'free'), ' plan.')));
-		return;
-	}
+	let [plans, sub] = await Promise.all([api('GET', '/api/v1/billing/plans'),
+		api('GET', '/api/v1/billing/subscription')]);
 
 	function drawSub(s) {
 		const premium = s.plan === 'premium' && s.status !== 'canceled';
@@ -66,7 +79,15 @@ async function pageBilling(main, me) {
 			}));
 		else if (!premium)
 			parts.push(actionButton('Upgrade to premium', '', msg, async () => {
-				const r = await api('POST', '/api/v1/billing/checkout', {plan: 'premium'});
+				let r;
+				try {
+					r = await api('POST', '/api/v1/billing/checkout', {plan: 'premium'});
+				} catch (e) {
+					if (e.code === 'feature_disabled')
+						throw new ApiError(e.status, e.code,
+							'payments are not available on this server');
+					throw e;
+				}
 				const url = new URL(r.checkout_url, location.href);
 				if (url.protocol !== 'https:' && url.protocol !== 'http:')
 					throw new ApiError(0, 'bad_checkout', 'the payment provider sent an unusable address');
@@ -87,21 +108,23 @@ async function pageBilling(main, me) {
 	drawSub(sub);
 
 	/* Back from the provider: wait for its webhook to make us premium. */
-	if (new URLSearchParams(location.search).get('checkout') === 'done' && sub.plan !== 'premium') {
-		replace(msg, 'Payment received: switching to premium…');
-		const deadline = Date.now() + CHECKOUT_WAIT_MS;
-		while (Date.now() < deadline) {
-			await new Promise((r) => setTimeout(r, CHECKOUT_POLL_MS));
-			sub = await api('GET', '/api/v1/billing/subscription').catch(() => sub);
-			if (sub.plan === 'premium') {
-				drawSub(sub);
-				msg.className = 'small ok';
-				replace(msg, 'Welcome to premium.');
-				history.replaceState(null, '', location.pathname);
-				return;
-			}
-		}
-		msg.className = 'small error';
-		replace(msg, 'The payment has not reached us yet: reload this page in a minute.');
+	if (new URLSearchParams(location.search).get('checkout') !== 'done')
+		return;
+	if (sub.plan === 'premium') {
+		welcomePremium(msg);
+		return;
 	}
+	replace(msg, 'Payment received: switching to premium…');
+	const deadline = Date.now() + CHECKOUT_WAIT_MS;
+	while (Date.now() < deadline) {
+		await new Promise((r) => setTimeout(r, CHECKOUT_POLL_MS));
+		sub = await api('GET', '/api/v1/billing/subscription').catch(() => sub);
+		if (sub.plan === 'premium') {
+			drawSub(sub);
+			welcomePremium(msg);
+			return;
+		}
+	}
+	msg.className = 'small error';
+	replace(msg, 'The payment has not reached us yet: reload this page in a minute.');
 }

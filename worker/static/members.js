@@ -3,11 +3,13 @@
  * and the onboarding card of an empty vault.
  *
  * A classic script loaded before app.js; it uses app.js's helpers only
- * when called.  Presence comes from the live `presence` events (the
- * plugin's heartbeats): a character heard from within PRESENCE_ONLINE_MS
- * shows online with its world and what it is doing, and falls back to
- * offline ("last seen …") when the heartbeats stop.  A roster entry that
- * carries a `presence` object is shown the same way from the start.
+ * when called.  Presence comes from the plugin's heartbeats: the roster
+ * answer carries each character's last one (`presence`, so a freshly
+ * opened page already shows who is online), and the live `presence`
+ * events bring the next ones; the newer of the two wins.  A character
+ * heard from within PRESENCE_ONLINE_MS shows online with its world and
+ * what it is doing, and falls back to offline ("last seen …") when the
+ * heartbeats stop.
  */
 'use strict';
 
@@ -100,9 +102,11 @@ async function drawRoster(list, gpath, members) {
 			? el('p', {class: 'small muted'}, 'Shares no character yet.')
 			: el('ul', {class: 'plain characters'}, (m.characters || []).map((c) => {
 				const k = c.name.toLowerCase();
-				if (c.presence && !presenceOf.has(k))
+				const seen = presenceOf.get(k);
+				if (c.presence && c.presence.at && (!seen ||
+				    new Date(c.presence.at) > new Date(seen.at)))
 					presenceOf.set(k, {world: c.presence.world, activity: c.presence.activity,
-						at: c.presence.seen_at || c.presence.at});
+						at: c.presence.at});
 				const sk = (skillsBy.get(k) || {}).skills || {};
 				const names = Object.keys(sk);
 				const total = names.length

@@ -103,7 +103,9 @@ async function showItem(gid, item) {
 					el('td', {}, fmtTime(h.held_since)))))));
 }
 
-/* The value history of a premium group as an SVG line chart, or nothing. */
+/* The value history of a premium group as an SVG line chart with the
+ * export links, or nothing (a free group: 403).  With fewer than two days
+ * of totals there is no line to draw yet, but the export is offered. */
 async function historyChart(gid) {
 	let data;
 	try {
@@ -113,8 +115,16 @@ async function historyChart(gid) {
 		return null;		/* free plan (403/422), or not built: no chart */
 	}
 	const pts = (data.history || []).filter((p) => typeof p.total_value === 'number');
+	const base = '/api/v1/groups/' + encodeURIComponent(gid) + '/vault/export';
+	const head = el('div', {class: 'head'}, el('h2', {}, 'Value, last 30 days'),
+		el('span', {class: 'actions'},
+			el('a', {class: 'button secondary', href: base, download: 'vault.csv'}, 'Export CSV'),
+			el('a', {class: 'button secondary', href: base + '?format=json',
+				download: 'vault.json'}, 'JSON')));
 	if (pts.length < 2)
-		return null;
+		return el('section', {class: 'card', id: 'history', 'aria-label': 'Value history'}, head,
+			el('p', {class: 'small muted'}, 'The chart starts once the vault has totals ' +
+				'from two different days.'));
 	const W = 600, H = 160, P = 8;
 	const max = Math.max(...pts.map((p) => p.total_value));
 	const min = Math.min(...pts.map((p) => p.total_value));
@@ -142,13 +152,7 @@ async function historyChart(gid) {
 		dot.appendChild(t);
 		svg.appendChild(dot);
 	}
-	const base = '/api/v1/groups/' + encodeURIComponent(gid) + '/vault/export';
-	return el('section', {class: 'card', id: 'history', 'aria-label': 'Value history'},
-		el('div', {class: 'head'}, el('h2', {}, 'Value, last 30 days'),
-			el('span', {class: 'actions'},
-				el('a', {class: 'button secondary', href: base, download: 'vault.csv'}, 'Export CSV'),
-				el('a', {class: 'button secondary', href: base + '?format=json',
-					download: 'vault.json'}, 'JSON'))),
+	return el('section', {class: 'card', id: 'history', 'aria-label': 'Value history'}, head,
 		svg,
 		el('p', {class: 'small muted'}, fmtShort(min) + ' – ' + fmtShort(max) + ' gp'));
 }
