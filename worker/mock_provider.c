@@ -75,6 +75,7 @@ mock_form(struct req *r, struct evkeyvalq *q)
 	size_t n;
 
 	evbuffer_add_printf(b, "<!doctype html>\n<html><head><meta charset=\"utf-8\">"
+	    "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
 	    "<title>Mock login</title></head><body>\n<h1>Mock OAuth provider</h1>\n"
 	    "<p>For development only: whoever you name here is logged in.</p>\n"
 	    "<form method=\"post\" action=\"/auth/mock/authorize\">\n");

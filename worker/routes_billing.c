@@ -326,6 +326,7 @@ mock_checkout_page(struct req *r)
 	status = db_text(row, 0, BILLING_CHECKOUT_STATUS);
 	b = evbuffer_new();
 	evbuffer_add_printf(b, "<!doctype html>\n<html><head><meta charset=\"utf-8\">"
+	    "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
 	    "<title>Mock checkout</title></head><body>\n<h1>Mock billing provider</h1>\n"
 	    "<p>For development only: paying here charges nothing.</p>\n<p>Plan: <b>");
 	http_html_escape(b, p->name);
