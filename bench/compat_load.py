@@ -19,18 +19,22 @@ plugin opens its connection and every site makes its first (full) poll,
 run the same load but are not measured.  Each plugin keeps its own keep-alive
 connection, as the plugin's HTTP client does.  A plugin posts what the real
 one posts each second: its coordinates and stats, and every tenth time its
-inventory.  A site polls with the site's from_time protocol (the newest
-last_updated + 1 ms).  Only the standard library: asyncio streams speaking
-HTTP/1.1.
+inventory (each plugin on its own phase, as real players are not in step,
+so a tenth of the plugins send an inventory in any one second; LOCKSTEP=1
+puts them in step, every inventory in the same second of ten).  A site
+polls with the site's from_time protocol (the newest last_updated + 1 ms).
+Only the standard library: asyncio streams speaking HTTP/1.1.
 """
 import asyncio
 import json
+import os
 import random
 import sys
 import time
 from datetime import datetime, timedelta
 
 WARMUP = 5      # seconds before the measured SECONDS
+LOCKSTEP = os.environ.get("LOCKSTEP") == "1"
 
 
 class Conn:
@@ -148,7 +152,7 @@ async def run(url, groups_file, plugins, sites, seconds):
         path = f"/api/group/{name}/update-group-member"
         c = Conn(host, port)
         at = start + random.random()
-        n = 0
+        n = 0 if LOCKSTEP else k % 10    # its phase (see above)
         while at < end:
             await asyncio.sleep(max(0.0, at - time.monotonic()))
             n += 1

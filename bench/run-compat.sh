@@ -14,7 +14,9 @@
 # Defaults: 10 s per wrk cell, 200 groups (1,000 members), 1,000 plugins,
 # 100 sites, the load for 30 s after a 5 s warm-up.  cofferd runs with
 # WORKERS (default 2) workers, pool_max 8 and the per-address limit off
-# (every simulated player shares this machine's address).  Needs wrk and postgresql-15.  Prints Markdown rows for
+# (every simulated player shares this machine's address).  ENGINES (default
+# "sqlite postgres") picks the engines; CELLS=0 skips the wrk cells and runs
+# only the load.  Needs wrk and postgresql-15.  Prints Markdown rows for
 # bench/RESULTS.md.
 set -eu
 build=$(cd "${1:?usage: run-compat.sh BUILD_DIR [SECONDS] [GROUPS] [PLUGINS] [SITES]}" && pwd)
@@ -82,7 +84,7 @@ cell() {
 
 rows=
 loads=
-for engine in sqlite postgres; do
+for engine in ${ENGINES:-sqlite postgres}; do
 	rm -f "$dir"/coffer.db*
 	dsn=
 	if [ "$engine" = postgres ]; then
@@ -93,10 +95,12 @@ for engine in sqlite postgres; do
 	start $engine "$dsn"
 	python3 "$here/compat_load.py" setup "http://127.0.0.1:$port" "$groups" 1500 \
 		"$dir/groups.txt" >&2
-	rows="$rows$(cell $engine compat_update 'update-group-member, full bank (1,500 items)')
+	if [ "${CELLS:-1}" != 0 ]; then
+		rows="$rows$(cell $engine compat_update 'update-group-member, full bank (1,500 items)')
 "
-	rows="$rows$(cell $engine compat_data 'get-group-data from the epoch (5 full banks)')
+		rows="$rows$(cell $engine compat_data 'get-group-data from the epoch (5 full banks)')
 "
+	fi
 	out=$(python3 "$here/compat_load.py" run "http://127.0.0.1:$port" "$dir/groups.txt" \
 		"$plugins" "$sites" 30)
 	loads="$loads| $engine | $plugins plugins + $sites sites, 30 s | $(echo "$out" |

@@ -9,7 +9,12 @@
  *
  * Transactions use BEGIN IMMEDIATE, taking the write lock up front, so two
  * workers never deadlock upgrading read locks; a writer that cannot get the
- * lock within sqlite_busy_timeout fails with DBE_BUSY (503).  While a
+ * lock within sqlite_busy_timeout fails with DBE_BUSY (503).  Waiting for
+ * the lock is busy_wait's fine, bounded polling, not sqlite3_busy_timeout:
+ * SQLite's own handler sleeps in growing steps (1, 2, 5, 10 ... 100 ms)
+ * while a write transaction holds the lock for about a millisecond, so
+ * under contention a worker slept tens of milliseconds after the lock was
+ * free while the other worker took it again and again.  While a
  * transaction is open the coroutine may not yield (coro_forbid_yield):
  * holding SQLite's write lock across a network wait would stall every
  * other process.
@@ -22,6 +27,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -31,6 +38,41 @@
 #include "src/util.h"
 
 static sqlite3 *conn;
+static uint64_t busy_limit_usec;	/* sqlite_busy_timeout */
+static uint64_t busy_since;		/* when the current wait began */
+static uint32_t busy_seed;		/* jitter; differs per worker */
+
+/* ---- waiting for the write lock ---- */
+
+#define BUSY_STEP_USEC	100	/* the shortest sleep between tries */
+#define BUSY_JITTER_USEC 150	/* plus 0..149 us, so workers do not lockstep */
+
+/*
+ * The busy handler: SQLite calls it with tries = 0, 1, 2 ... while another
+ * process holds the lock; nonzero means "try again".  It sleeps 100-250 us
+ * per try, so a waiter notices a released lock within a fraction of one
+ * write transaction, and gives up once sqlite_busy_timeout has passed since
+ * the first try (the caller then answers DBE_BUSY).  The sleep blocks the
+ * worker's loop, as every SQLite call does; the total is bounded by the
+ * setting, as with sqlite3_busy_timeout.
+ */
+static int
+busy_wait(void *arg, int tries)
+{
+	struct timespec ts;
+	uint64_t now = now_usec();
+
+	(void)arg;
+	if (tries == 0)
+		busy_since = now;
+	if (now - busy_since >= busy_limit_usec)
+		return 0;
+	busy_seed = busy_seed * 1103515245u + 12345u;	/* an LCG is enough here */
+	ts.tv_sec = 0;
+	ts.tv_nsec = (long)(BUSY_STEP_USEC + (busy_seed >> 16) % BUSY_JITTER_USEC) * 1000;
+	nanosleep(&ts, NULL);
+	return 1;
+}
 
 /* ---- exact arithmetic for the vault (docs/API.md "Numbers") ---- */
 
@@ -279,7 +321,9 @@ lite_init(const struct config *cfg, struct event_base *base)
 		conn = NULL;
 		return -1;
 	}
-	sqlite3_busy_timeout(conn, (int)cfg->sqlite_busy_timeout);
+	busy_limit_usec = (uint64_t)cfg->sqlite_busy_timeout * 1000u;
+	busy_seed = (uint32_t)getpid() ^ (uint32_t)now_usec();
+	sqlite3_busy_handler(conn, busy_wait, NULL);
 	if (sqlite3_exec(conn, pragmas, NULL, NULL, NULL) != SQLITE_OK) {
 		log_error("sqlite: %s", sqlite3_errmsg(conn));
 		return -1;

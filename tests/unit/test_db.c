@@ -650,6 +650,8 @@ busy_body(int i)
 	(void)i;
 	CHECK_EQ_INT(db_tx(insert_key, "busy"), -1);
 	CHECK_EQ_INT(db_last_error()->kind, DBE_BUSY);
+	/* it waited sqlite_busy_timeout (200 ms), not less, and not much more */
+	CHECK(now_msec() - t0 >= 200);
 	CHECK(now_msec() - t0 < 2000);
 }
 
