@@ -238,3 +238,31 @@ def test_authorization(srv, route):
         assert who.tget(path).status_code == 200, who.login
     assert_error(stranger.get(path), 404, "not_found")
     assert_error(requests.get(srv.url + path, timeout=TIMEOUT), 401, "unauthorized")
+
+
+# ---- retention (last: it moves the clock a year on) ----
+
+def test_history_past_the_longest_plan_is_purged(srv):
+    """The retention pass deletes vault_daily rows older than the longest
+    any plan keeps (365 days, today included) and keeps the 365th day."""
+    item = sorted(catalog())[0]
+    p, g = owner_with_vault(srv, "yearling", [(item, 1)], "Yearling")
+    rows = f"SELECT day FROM vault_daily WHERE group_id = {g['id']} ORDER BY day"
+    for d in (-30, 1):
+        db_sql(srv, f"INSERT INTO vault_daily (group_id, day, total_value, item_count) "
+                    f"VALUES ({g['id']}, '{day(d)}', 5, 1)")
+    assert db_sql(srv, rows).split() == [day(-30), day(0), day(1)]
+    # A year on, the last 365 days are day(1) .. day(365).
+    set_clock(srv, "365d")
+    try:
+        # A sync records activity, which makes the delivery loop look and
+        # purge; the purge runs at most every 2 s per worker, so keep writing.
+        seq = [1]
+
+        def purged():
+            seq[0] += 1
+            p.sync("Yearling", "bank", [(item, seq[0])], seq=seq[0])
+            return db_sql(srv, rows).split() == [day(1), day(365)]
+        wait_until(purged, 20, "the history purge")
+    finally:
+        set_clock(srv, "0")
