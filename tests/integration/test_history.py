@@ -181,6 +181,38 @@ def test_export_of_2000_items_parses_back_to_the_vault(srv):
                        params={"format": "xml"}), 400, "bad_request")
 
 
+def test_export_holders_in_the_vault_pages_order(srv):
+    """Each item's holders in the export (CSV and JSON) are the vault
+    page's, in its order: largest qty first, then character, then
+    container.  The syncs add them in another order on purpose."""
+    ids = sorted(catalog())[:3]
+    p = Player(srv, "holdorder")
+    premium(srv, p)
+    for name in ("Zed", "Amy"):
+        p.link(name)
+    g = p.create_group("Order", ["Zed", "Amy"])
+    p.sync("Zed", "inventory", [(ids[0], 5), (ids[1], 1), (ids[2], 2)])
+    p.sync("Zed", "bank", [(ids[0], 5), (ids[1], 7)])
+    p.sync("Amy", "inventory", [(ids[0], 5), (ids[2], 2)])
+    p.sync("Amy", "bank", [(ids[0], 9), (ids[1], 1)])
+    pages, _, _ = vault_pages(p, g["id"])
+    page = {it["id"]: it["holders"] for it in pages}
+    assert [(h["character"], h["container"], h["qty"]) for h in page[ids[0]]] == [
+        ("Amy", "bank", 9), ("Amy", "inventory", 5), ("Zed", "bank", 5),
+        ("Zed", "inventory", 5)]
+
+    base = f"/api/v1/groups/{g['id']}/vault/export"
+    r = p.get(base, params={"format": "json"})
+    assert r.status_code == 200, r.text
+    assert {it["id"]: it["holders"] for it in r.json()["items"]} == page
+    r = p.get(base)
+    assert r.status_code == 200, r.text
+    rows = csv.DictReader(io.StringIO(r.content.decode("utf-8")))
+    assert {int(row["id"]): row["holders"] for row in rows} == {
+        i: ";".join(f"{h['character']}/{h['container']}/{h['qty']}" for h in hs)
+        for i, hs in page.items()}
+
+
 def test_export_quotes_names(srv):
     p, g = owner_with_vault(srv, "quoter", [(sorted(catalog())[0], 1)], "Quo Ter")
     r = p.get(f"/api/v1/groups/{g['id']}/vault/export")
