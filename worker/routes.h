@@ -39,6 +39,10 @@ extern const struct route routes_billing[];	/* routes_billing.c */
 extern const struct route routes_export[];	/* routes_export.c */
 extern const struct route routes_compat[];	/* routes_compat.c */
 
+/* 422 for a caller who belongs to as many groups as [limits]
+ * groups_per_user allows: creating, joining and claiming a group. */
+void routes_groups_limit(struct req *r);	/* routes_groups.c */
+
 /*
  * An activity entry (enum activity_col row i) as GET .../activity lists
  * it: the one shape the feed and the live events' activity share.

@@ -40,6 +40,7 @@
 #include "worker/routes.h"
 #include "worker/validate.h"
 #include "worker/webhooks.h"
+#include "worker/worker.h"
 
 #define COMPAT_BODY_MAX		100000
 #define COMPAT_FAIL_RATE	1	/* failed tokens per second, per group and token */
@@ -824,13 +825,16 @@ claim(struct req *r)
 	    validate_string(r, body, "token", 1, 1, 128, &token) < 0)
 		goto out;
 	crypto_sha256_hex(token, strlen(token), hash);
-	rc = store_compat_claim(name, hash, r->user_id, &group_id);
+	rc = store_compat_claim(name, hash, r->user_id, worker_config()->groups_per_user,
+	    &group_id);
 	if (rc < 0)
 		http_db_error(r);
 	else if (rc == STORE_CLAIM_UNKNOWN)
 		http_error(r, 404, NULL, "no Group Ironmen Tracker group has that name and token");
 	else if (rc == STORE_CLAIM_TAKEN)
 		http_error(r, 409, NULL, "the group was claimed by another account");
+	else if (rc == STORE_CLAIM_LIMIT)
+		routes_groups_limit(r);
 	else {
 		http_reply_json(r, 200, json_pack("{s:I,s:s}", "group_id", (json_int_t)group_id,
 		    "name", name));

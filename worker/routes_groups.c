@@ -218,9 +218,10 @@ groups_list(struct req *r)
 	http_reply_json(r, 200, json_pack("{s:o}", "groups", list));
 }
 
-/* 422 for a caller who belongs to as many groups as [limits] allows. */
-static void
-groups_limit(struct req *r)
+/* 422 for a caller who belongs to as many groups as [limits] allows
+ * (routes.h). */
+void
+routes_groups_limit(struct req *r)
 {
 	http_error(r, 422, NULL, "you belong to %d groups, the most allowed "
 	    "([limits] groups_per_user); leave one first", worker_config()->groups_per_user);
@@ -248,7 +249,7 @@ groups_create(struct req *r)
 	if (rc == STORE_CREATE_OK)
 		reply_group(r, 201, group_id, 0);
 	else if (rc == STORE_CREATE_LIMIT)
-		groups_limit(r);
+		routes_groups_limit(r);
 	else
 		http_db_error(r);
 out:
@@ -292,7 +293,7 @@ groups_join(struct req *r)
 		    "members per group", plan->name, plan->members_per_group);
 		break;
 	case STORE_JOIN_LIMIT:
-		groups_limit(r);
+		routes_groups_limit(r);
 		break;
 	default:
 		http_db_error(r);

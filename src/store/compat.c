@@ -898,6 +898,7 @@ store_compat_update(const struct compat_group *g, const char *name, json_t *fiel
 struct claim_ctx {
 	const char *name, *token_hash;
 	int64_t user_id, group_id;
+	int max_groups;
 	int outcome;
 };
 
@@ -941,6 +942,14 @@ claim_tx(void *arg)
 		return 0;
 	}
 	db_result_free(row);
+	/* The claimer becomes a member: counted as a join is. */
+	switch (store_groups_room(c->user_id, c->max_groups)) {
+	case 0:
+		c->outcome = STORE_CLAIM_LIMIT;
+		return 0;
+	case -1:
+		return -1;
+	}
 
 	struct db_value pd[] = { DB_INT(g.group_id) };
 	struct db_value pi[] = { DB_INT(g.group_id), DB_INT(c->user_id) };
@@ -954,9 +963,9 @@ claim_tx(void *arg)
 
 int
 store_compat_claim(const char *name, const char *token_hash, int64_t user_id,
-		   int64_t *group_id)
+		   int max_groups, int64_t *group_id)
 {
-	struct claim_ctx c = { name, token_hash, user_id, 0, STORE_CLAIM_OK };
+	struct claim_ctx c = { name, token_hash, user_id, 0, max_groups, STORE_CLAIM_OK };
 
 	if (db_tx(claim_tx, &c) < 0)
 		return -1;

@@ -139,15 +139,18 @@ enum store_compat_claim {
 	STORE_CLAIM_OK = 0,
 	STORE_CLAIM_UNKNOWN,		/* no such name and token */
 	STORE_CLAIM_TAKEN,		/* claimed by another account */
+	STORE_CLAIM_LIMIT,		/* user_id is in max_groups groups already */
 };
 
 /*
  * Make user_id the owner of the coffer group of the compat group name with
  * token_hash (the compat owner stays a member: the characters are its).
- * Claiming one's own group again is STORE_CLAIM_OK.  An outcome with
- * *group_id set, or -1.
+ * Claiming one's own group again is STORE_CLAIM_OK; a first claim by a
+ * user who already belongs to max_groups groups ([limits] groups_per_user,
+ * store_groups_room) is STORE_CLAIM_LIMIT and changes nothing.  An outcome
+ * with *group_id set, or -1.
  */
 int store_compat_claim(const char *name, const char *token_hash, int64_t user_id,
-		       int64_t *group_id);
+		       int max_groups, int64_t *group_id);
 
 #endif

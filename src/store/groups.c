@@ -157,13 +157,10 @@ struct create_ctx {
 	int outcome;
 };
 
-/*
- * Lock user_id's row and tell whether they may belong to one group more:
- * 1 yes, 0 no (they are in max_groups already), -1 a database error.  The
- * lock makes two concurrent creates or joins by one user count in turn.
- */
-static int
-room_for_one_more(int64_t user_id, int max_groups)
+/* See groups.h.  The lock makes two concurrent creates, joins or claims
+ * by one user count in turn. */
+int
+store_groups_room(int64_t user_id, int max_groups)
 {
 	static struct db_stmt *count;
 	struct db_value p[] = { DB_INT(user_id) };
@@ -195,7 +192,7 @@ create_tx(void *arg)
 		ins_owner = db_prepare("INSERT INTO group_members (group_id, user_id, role) "
 		    "VALUES ($1, $2, 'owner')");
 	}
-	switch (room_for_one_more(c->user_id, c->max_groups)) {
+	switch (store_groups_room(c->user_id, c->max_groups)) {
 	case 0:
 		c->outcome = STORE_CREATE_LIMIT;
 		return 0;
@@ -515,7 +512,7 @@ join_tx(void *arg)
 		c->outcome = STORE_JOIN_FULL;
 		return 0;
 	}
-	switch (room_for_one_more(c->user_id, c->max_groups)) {
+	switch (store_groups_room(c->user_id, c->max_groups)) {
 	case 0:
 		c->outcome = STORE_JOIN_LIMIT;
 		return 0;

@@ -123,6 +123,14 @@ int store_groups_code_normalize(const char *in, char out[STORE_GROUPS_CODE_LEN +
 int store_groups_create(int64_t user_id, const char *name, const int64_t *ids, int n,
 			int max_groups, int64_t *group_id);
 
+/*
+ * In a writer's transaction: lock user_id's row and tell whether they may
+ * belong to one group more ([limits] groups_per_user, max_groups): 1 yes,
+ * 0 no (they are in max_groups already), -1 a database error.  Creating,
+ * joining and claiming a group (store/compat.h) all check it.
+ */
+int store_groups_room(int64_t user_id, int max_groups);
+
 /* The Group row (enum group_col) of group_id as user_id sees it.
  * 1 / 0 (not a member) / -1. */
 int store_groups_get(int64_t group_id, int64_t user_id, struct db_result **row);

@@ -1,6 +1,6 @@
 /*
  * store/retention.c -- purging activity past its plan's days (see
- * retention.h).
+ * retention.h), and vault history past the longest any plan serves.
  */
 #include <stdint.h>
 
@@ -8,8 +8,23 @@
 #include "src/store/plans.h"
 #include "src/store/retention.h"
 #include "src/store/store.h"
+#include "src/store/vault_history.h"
 
 #define DAY_MS	(86400LL * 1000)
+
+/* The longest any plan keeps, in days: vault history is kept for every
+ * group whatever its plan (vault_history.h), so an upgrade finds it. */
+static int
+history_days(void)
+{
+	const struct store_plan *plan;
+	int days = 1;
+
+	for (int i = 0; (plan = store_plans_at(i)) != NULL; i++)
+		if (plan->activity_days > days)
+			days = plan->activity_days;
+	return days;
+}
 
 int
 store_retention_purge(int limit)
@@ -33,5 +48,7 @@ store_retention_purge(int limit)
 			return -1;
 		total += n;
 	}
-	return (int)total;
+	if ((n = store_vault_history_purge(history_days(), limit)) < 0)
+		return -1;
+	return (int)(total + n);
 }

@@ -12,12 +12,17 @@
  * plan, reading each group's old rows from activity_group_created_idx
  * (group_id, created_at): the cost is a probe per group plus the rows
  * deleted, never a walk over rows another plan still keeps.
+ *
+ * The same pass deletes vault_daily rows older than the longest any plan
+ * keeps (365 days, from store/plans.h), in a batch of the same size
+ * (store_vault_history_purge).
  */
 #ifndef COFFER_STORE_RETENTION_H
 #define COFFER_STORE_RETENTION_H
 
 /* Delete up to limit activity rows per plan older than their group's
- * owner's plan keeps.  The number deleted, or -1. */
+ * owner's plan keeps, and up to limit vault history rows older than any
+ * plan keeps.  The number deleted, or -1. */
 int store_retention_purge(int limit);
 
 #endif

@@ -114,3 +114,24 @@ store_vault_history_list(int64_t group_id, int days, struct db_result **rows)
 		    "WHERE group_id = $1 AND day >= $2::date ORDER BY day");
 	return db_all(st, p, 2, rows) < 0 ? -1 : 1;
 }
+
+int
+store_vault_history_purge(int keep_days, int limit)
+{
+	static struct db_stmt *st;
+	char before[11];
+	struct db_value p[] = {
+	    DB_TEXT(day_of(before, -(int64_t)(keep_days - 1) * DAY_MS)), DB_INT(limit) };
+
+	/* A primary-key probe (group_id, day) per group plus the rows
+	 * deleted: vault_daily has no index on day alone. */
+	if (st == NULL)
+		st = db_prepare_dual(
+		    "DELETE FROM vault_daily WHERE (group_id, day) IN "
+		    "(SELECT v.group_id, v.day FROM groups g JOIN vault_daily v "
+		    "ON v.group_id = g.id AND v.day < $1 LIMIT $2)",
+		    "DELETE FROM vault_daily WHERE (group_id, day) IN "
+		    "(SELECT v.group_id, v.day FROM groups g JOIN vault_daily v "
+		    "ON v.group_id = g.id AND v.day < $1::date LIMIT $2)");
+	return (int)db_run(st, p, 2, NULL);
+}

@@ -14,7 +14,9 @@
  *
  * Rows are kept for every group whatever its plan, so history is there
  * the day a group's owner upgrades, and a downgrade only stops serving it
- * (store_vault_history_allowed).  A total past 2^63 - 1 is stored as
+ * (store_vault_history_allowed).  Rows older than the longest history any
+ * plan serves are deleted in small batches by store_vault_history_purge(),
+ * from the activity retention pass (store/retention.h).  A total past 2^63 - 1 is stored as
  * 2^63 - 1 (the route says "saturated").
  */
 #ifndef COFFER_STORE_VAULT_HISTORY_H
@@ -52,5 +54,9 @@ int store_vault_history_allowed(int64_t group_id);
  * history: 1 and *rows, 0 when it does not, -1.
  */
 int store_vault_history_list(int64_t group_id, int days, struct db_result **rows);
+
+/* Delete up to limit rows older than the last keep_days days (today
+ * included).  The number deleted, or -1. */
+int store_vault_history_purge(int keep_days, int limit);
 
 #endif

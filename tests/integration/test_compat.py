@@ -28,6 +28,10 @@ srv = mock_server(settings={"ops": {"token_file": TOKEN_FILE},
                             "limits": {"address_burst": 5000, "address_rate": 500}},
                   catalog=True)
 
+# One group per account: the claim's group limit.
+limited = mock_server(settings={"limits": {"groups_per_user": 1, "address_burst": 5000,
+                                           "address_rate": 500}})
+
 EPOCH = "1970-01-01T00:00:00.000Z"
 COINS, WHIP, LOGS, LAW, AIR = 995, 4151, 1511, 563, 556
 
@@ -475,6 +479,41 @@ def test_claim_needs_a_login(srv):
     r = requests.post(srv.url + "/api/v1/groups/claim", headers=acct.bearer, timeout=TIMEOUT,
                       json={"name": g.name, "token": g.token, "extra": 1})
     assert_error(r, 422, "invalid")
+
+
+def test_claim_past_the_group_limit(limited):
+    """A claim makes the claimer a member, so [limits] groups_per_user
+    applies as to a join: the same 422, and nothing changes."""
+    srv = limited
+    g = Group(srv)
+    acct = Account(srv, "compat" + uuid.uuid4().hex[:8], "Claimer")
+    other = Account(srv, "compat" + uuid.uuid4().hex[:8], "Other")
+
+    def post(a, path, body):
+        return a.web.post(srv.url + path, headers=a.csrf, json=body, timeout=TIMEOUT)
+    mine = post(acct, "/api/v1/groups", {"name": "Mine", "characters": []})
+    assert mine.status_code == 201, mine.text
+    code = post(other, "/api/v1/groups", {"name": "Theirs", "characters": []}).json()
+    join = post(acct, "/api/v1/groups/join", {"code": code["join_code"], "characters": []})
+    assert_error(join, 422, "invalid")
+    before = db_sql(srv, f"SELECT g.owner_id, c.claimed_by, "
+                         f"(SELECT count(*) FROM group_members WHERE user_id = {acct.id}) "
+                         f"FROM compat_groups c JOIN groups g ON g.id = c.group_id "
+                         f"WHERE c.name = '{g.name}'")
+    r = post(acct, "/api/v1/groups/claim", {"name": g.name, "token": g.token})
+    assert_error(r, 422, "invalid")
+    assert r.json() == join.json()
+    assert db_sql(srv, f"SELECT g.owner_id, c.claimed_by, "
+                       f"(SELECT count(*) FROM group_members WHERE user_id = {acct.id}) "
+                       f"FROM compat_groups c JOIN groups g ON g.id = c.group_id "
+                       f"WHERE c.name = '{g.name}'") == before
+    assert before.split("|")[1:] == ["", "1"], before
+    # Without its own group the claimer has room: the claim goes through.
+    r = acct.web.delete(f"{srv.url}/api/v1/groups/{mine.json()['id']}",
+                        headers=acct.csrf, timeout=TIMEOUT)
+    assert r.status_code == 204, r.text
+    r = post(acct, "/api/v1/groups/claim", {"name": g.name, "token": g.token})
+    assert r.status_code == 200, r.text
 
 
 def test_delete_member_leaves_the_vault_consistent(srv):

@@ -181,6 +181,38 @@ def test_export_of_2000_items_parses_back_to_the_vault(srv):
                        params={"format": "xml"}), 400, "bad_request")
 
 
+def test_export_holders_in_the_vault_pages_order(srv):
+    """Each item's holders in the export (CSV and JSON) are the vault
+    page's, in its order: largest qty first, then character, then
+    container.  The syncs add them in another order on purpose."""
+    ids = sorted(catalog())[:3]
+    p = Player(srv, "holdorder")
+    premium(srv, p)
+    for name in ("Zed", "Amy"):
+        p.link(name)
+    g = p.create_group("Order", ["Zed", "Amy"])
+    p.sync("Zed", "inventory", [(ids[0], 5), (ids[1], 1), (ids[2], 2)])
+    p.sync("Zed", "bank", [(ids[0], 5), (ids[1], 7)])
+    p.sync("Amy", "inventory", [(ids[0], 5), (ids[2], 2)])
+    p.sync("Amy", "bank", [(ids[0], 9), (ids[1], 1)])
+    pages, _, _ = vault_pages(p, g["id"])
+    page = {it["id"]: it["holders"] for it in pages}
+    assert [(h["character"], h["container"], h["qty"]) for h in page[ids[0]]] == [
+        ("Amy", "bank", 9), ("Amy", "inventory", 5), ("Zed", "bank", 5),
+        ("Zed", "inventory", 5)]
+
+    base = f"/api/v1/groups/{g['id']}/vault/export"
+    r = p.get(base, params={"format": "json"})
+    assert r.status_code == 200, r.text
+    assert {it["id"]: it["holders"] for it in r.json()["items"]} == page
+    r = p.get(base)
+    assert r.status_code == 200, r.text
+    rows = csv.DictReader(io.StringIO(r.content.decode("utf-8")))
+    assert {int(row["id"]): row["holders"] for row in rows} == {
+        i: ";".join(f"{h['character']}/{h['container']}/{h['qty']}" for h in hs)
+        for i, hs in page.items()}
+
+
 def test_export_quotes_names(srv):
     p, g = owner_with_vault(srv, "quoter", [(sorted(catalog())[0], 1)], "Quo Ter")
     r = p.get(f"/api/v1/groups/{g['id']}/vault/export")
@@ -238,3 +270,31 @@ def test_authorization(srv, route):
         assert who.tget(path).status_code == 200, who.login
     assert_error(stranger.get(path), 404, "not_found")
     assert_error(requests.get(srv.url + path, timeout=TIMEOUT), 401, "unauthorized")
+
+
+# ---- retention (last: it moves the clock a year on) ----
+
+def test_history_past_the_longest_plan_is_purged(srv):
+    """The retention pass deletes vault_daily rows older than the longest
+    any plan keeps (365 days, today included) and keeps the 365th day."""
+    item = sorted(catalog())[0]
+    p, g = owner_with_vault(srv, "yearling", [(item, 1)], "Yearling")
+    rows = f"SELECT day FROM vault_daily WHERE group_id = {g['id']} ORDER BY day"
+    for d in (-30, 1):
+        db_sql(srv, f"INSERT INTO vault_daily (group_id, day, total_value, item_count) "
+                    f"VALUES ({g['id']}, '{day(d)}', 5, 1)")
+    assert db_sql(srv, rows).split() == [day(-30), day(0), day(1)]
+    # A year on, the last 365 days are day(1) .. day(365).
+    set_clock(srv, "365d")
+    try:
+        # A sync records activity, which makes the delivery loop look and
+        # purge; the purge runs at most every 2 s per worker, so keep writing.
+        seq = [1]
+
+        def purged():
+            seq[0] += 1
+            p.sync("Yearling", "bank", [(item, seq[0])], seq=seq[0])
+            return db_sql(srv, rows).split() == [day(1), day(365)]
+        wait_until(purged, 20, "the history purge")
+    finally:
+        set_clock(srv, "0")
