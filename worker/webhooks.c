@@ -390,7 +390,8 @@ retention(void)
 	if (n < 0)
 		log_warn("retention: purging old activity: %s", db_last_error()->message);
 	else if (n > 0)
-		log_info("retention: purged %d activity entries past their plan's days", n);
+		log_info("retention: purged %d rows of activity and vault history past "
+		    "what the plans keep", n);
 	if (n >= RETENTION_BATCH) {
 		L.retained_at = 0;
 		L.again = 1;
